@@ -1,0 +1,255 @@
+import CArchive
+import OCI
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Writes a deterministic artifact archive: tar, tar.gz or tar.zst, chosen by the output name.
+///
+/// Entries are written in the order given (the export code produces SPEC §1.1 order) with
+/// mtime 0, uid/gid 0, no user/group names and mode 0644, in pax-restricted format so that
+/// entries over 8 GiB still work. The same entries give byte-identical output.
+///
+/// - gzip: libarchive writes a plain tar stream into our callback and we deflate it as ONE gzip
+///   member, at level 0 (stored) for entries that are already compressed and level 6 otherwise
+///   (see `EntryCompressibility`).
+/// - zstd: libarchive's zstd filter at `zstdLevel` (default 3, zstd's own default: ~ gzip -6
+///   ratio at several times its speed; layers are already compressed so higher levels buy little).
+///
+/// Bytes go to `NAME.partial`; only `finish()` renames to `NAME`. If the writer is dropped or
+/// `abandon()`ed without finishing, the partial file is removed. Not thread-safe.
+public final class ArchiveWriter {
+  public static let defaultZstdLevel = 3
+  static let chunkSize = 1 << 20
+
+  public let path: String
+  public let compression: ArchiveCompression
+  /// Where bytes go until `finish()`.
+  public var partialPath: String { sink.file.partialPath }
+
+  private let archive: OpaquePointer
+  private let sink: Sink
+  private var names: Set<String> = []
+  private var chunk: UnsafeMutableRawBufferPointer
+  private var closed = false
+
+  public init(path: String, zstdLevel: Int = ArchiveWriter.defaultZstdLevel) throws(ArchiveError) {
+    self.path = path
+    compression = try ArchiveCompression.forOutput(path: path)
+    let file = try PartialFile(finalPath: path)
+    let gzip = compression == .gzip ? try GzipMemberEncoder(output: file) : nil
+    sink = Sink(file: file, gzip: gzip)
+    guard let archive = archive_write_new() else {
+      throw .compression(path: path, detail: "libarchive could not allocate a writer")
+    }
+    self.archive = archive
+    chunk = .allocate(byteCount: Self.chunkSize, alignment: 4096)
+    archive_write_set_format_pax_restricted(archive)
+    if compression == .zstd {
+      guard archive_write_add_filter_zstd(archive) == ARCHIVE_OK,
+        archive_write_set_filter_option(archive, "zstd", "compression-level", "\(zstdLevel)")
+          == ARCHIVE_OK
+      else { throw .compression(path: path, detail: message()) }
+    }
+    // Unblocked output, and no padding of the last block: the tar stream ends right after
+    // its end-of-archive marker (without this the output is padded to 10 KiB).
+    archive_write_set_bytes_per_block(archive, 0)
+    archive_write_set_bytes_in_last_block(archive, 1)
+    let status = archive_write_open2(
+      archive, Unmanaged.passUnretained(sink).toOpaque(), nil,
+      { _, context, buffer, length in
+        guard let context else { return -1 }
+        let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
+        return sink.write(UnsafeRawBufferPointer(start: buffer, count: length))
+      }, nil, nil)
+    guard status == ARCHIVE_OK else {
+      throw sink.failure ?? .compression(path: path, detail: message())
+    }
+  }
+
+  deinit {
+    // The tar trailer is never written for an unfinished archive; its partial file goes away.
+    if !closed { archive_write_fail(archive) }
+    archive_write_free(archive)
+    if !closed { sink.file.discard() }
+    chunk.deallocate()
+  }
+
+  /// Adds an entry whose bytes come from `source`, which must give exactly `size` bytes.
+  public func add(
+    name: String, size: Int64, from source: some ByteSource, hint: EntryCompressibility = .auto
+  ) throws(ArchiveError) {
+    try add(name: name, size: size, hint: hint) { buffer throws(ArchiveError) in
+      do { return try source.read(into: buffer) } catch let error as ArchiveError {
+        throw error
+      } catch {
+        throw .sourceFailed(path: path, entry: name, detail: "\(error)")
+      }
+    }
+  }
+
+  /// Adds an entry with the bytes of the regular file at `file`.
+  public func addFile(name: String, path file: String, hint: EntryCompressibility = .auto)
+    throws(ArchiveError)
+  {
+    let fd = open(file, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw .io(path: file, operation: "open for reading", errno: errno) }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else { throw .io(path: file, operation: "stat", errno: errno) }
+    #if os(Linux)
+      _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+    #endif
+    try add(name: name, size: Int64(info.st_size), hint: hint) { buffer throws(ArchiveError) in
+      while true {
+        let n = read(fd, buffer.baseAddress, buffer.count)
+        if n >= 0 { return n }
+        if errno != EINTR { throw .io(path: file, operation: "read", errno: errno) }
+      }
+    }
+  }
+
+  /// Adds an entry from bytes in memory (oci-layout, index.json, manifests).
+  public func add(name: String, bytes: [UInt8], hint: EntryCompressibility = .compressible)
+    throws(ArchiveError)
+  {
+    var offset = 0
+    try add(name: name, size: Int64(bytes.count), hint: hint) { buffer in
+      let count = min(buffer.count, bytes.count - offset)
+      bytes.withUnsafeBytes { all in
+        buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: all[offset..<offset + count]))
+      }
+      offset += count
+      return count
+    }
+  }
+
+  /// Writes the end-of-archive marker and the compression trailer, fsyncs, and renames
+  /// `NAME.partial` to `NAME`. On failure the partial file is removed.
+  public func finish() throws(ArchiveError) {
+    guard !closed else { throw .misuse("\(path): finish() after the archive was closed") }
+    closed = true
+    do throws(ArchiveError) {
+      guard archive_write_close(archive) == ARCHIVE_OK else {
+        throw sink.failure ?? .compression(path: path, detail: message())
+      }
+      try sink.gzip?.finish()
+      try sink.file.commit()
+    } catch {
+      sink.file.discard()
+      throw error
+    }
+  }
+
+  /// Stops writing and removes the partial file.
+  public func abandon() {
+    guard !closed else { return }
+    closed = true
+    archive_write_fail(archive)
+    sink.file.discard()
+  }
+
+  private func add(
+    name: String, size: Int64, hint: EntryCompressibility,
+    fill: (UnsafeMutableRawBufferPointer) throws(ArchiveError) -> Int
+  ) throws(ArchiveError) {
+    guard !closed else {
+      throw .misuse("\(path): entry '\(name)' added after the archive was closed")
+    }
+    do {
+      try writeEntry(name: name, size: size, hint: hint, fill: fill)
+    } catch {
+      abandon()
+      throw error
+    }
+  }
+
+  private func writeEntry(
+    name: String, size: Int64, hint: EntryCompressibility,
+    fill: (UnsafeMutableRawBufferPointer) throws(ArchiveError) -> Int
+  ) throws(ArchiveError) {
+    switch EntryName.normalize(name) {
+    case .success(let canonical) where canonical == name: break
+    case .success:
+      throw .unsafePath(path: path, entry: name, reason: "write the canonical name (no ./, //)")
+    case .failure(let refusal): throw .unsafePath(path: path, entry: name, reason: refusal.reason)
+    }
+    guard size >= 0 else { throw .sizeMismatch(path: path, entry: name, declared: size, actual: 0) }
+    guard names.insert(name).inserted else { throw .duplicateEntry(path: path, entry: name) }
+
+    let entry = archive_entry_new()
+    defer { archive_entry_free(entry) }
+    archive_entry_set_pathname(entry, name)
+    archive_entry_set_size(entry, la_int64_t(size))
+    archive_entry_set_filetype(entry, 0o100000)
+    archive_entry_set_perm(entry, 0o644)
+    archive_entry_set_mtime(entry, 0, 0)
+    archive_entry_set_uid(entry, 0)
+    archive_entry_set_gid(entry, 0)
+    try check(archive_write_header(archive, entry))
+
+    var total: Int64 = 0
+    var first = true
+    while true {
+      let count = try fill(chunk)
+      if count == 0 { break }
+      total += Int64(count)
+      guard total <= size else {
+        throw .sizeMismatch(path: path, entry: name, declared: size, actual: total)
+      }
+      let bytes = UnsafeRawBufferPointer(rebasing: chunk[..<count])
+      if first, let gzip = sink.gzip {
+        let compressed =
+          hint == .compressed || (hint == .auto && EntryCompressibility.looksCompressed(bytes))
+        try gzip.setLevel(
+          compressed ? GzipMemberEncoder.compressedLevel : GzipMemberEncoder.defaultLevel)
+      }
+      first = false
+      let written = archive_write_data(archive, bytes.baseAddress, count)
+      guard written == count else {
+        throw sink.failure ?? .compression(path: path, detail: message())
+      }
+    }
+    guard total == size else {
+      throw .sizeMismatch(path: path, entry: name, declared: size, actual: total)
+    }
+    try check(archive_write_finish_entry(archive))
+  }
+
+  private func check(_ status: Int32) throws(ArchiveError) {
+    guard status == ARCHIVE_OK else {
+      throw sink.failure ?? .compression(path: path, detail: message())
+    }
+  }
+
+  private func message() -> String {
+    archive_error_string(archive).map { String(cString: $0) } ?? "libarchive error"
+  }
+}
+
+/// libarchive's output callback target: the tar (or zstd) stream goes to gzip or the file.
+private final class Sink {
+  let file: PartialFile
+  let gzip: GzipMemberEncoder?
+  /// The first error the callback hit; libarchive only sees "-1".
+  var failure: ArchiveError?
+
+  init(file: PartialFile, gzip: GzipMemberEncoder?) {
+    self.file = file
+    self.gzip = gzip
+  }
+
+  /// Returns the byte count, or -1 after recording the error for the writer to rethrow.
+  func write(_ bytes: UnsafeRawBufferPointer) -> la_ssize_t {
+    do throws(ArchiveError) {
+      if let gzip { try gzip.write(bytes) } else { try file.write(bytes) }
+      return la_ssize_t(bytes.count)
+    } catch {
+      if failure == nil { failure = error }
+      return -1
+    }
+  }
+}

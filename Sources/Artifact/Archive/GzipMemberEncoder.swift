@@ -1,0 +1,101 @@
+import CZlib
+
+/// One gzip member whose deflate level can change between tar entries.
+///
+/// Letting libarchive gzip the whole stream would re-deflate container layers that are already
+/// gzip or zstd: hours of CPU for no size gain. Instead the tar stream is fed here and the
+/// writer switches to level 0 (stored blocks, ~memcpy) for compressed entries and level 6 for
+/// binaries and JSON. The header is zlib's default: no name, mtime 0, so output is
+/// deterministic. Output goes straight into the `PartialFile` buffer.
+final class GzipMemberEncoder {
+  static let compressedLevel: Int32 = 0
+  static let defaultLevel: Int32 = 6
+
+  private let stream: UnsafeMutablePointer<z_stream>
+  private let output: PartialFile
+  private(set) var level: Int32
+  private var finished = false
+
+  init(output: PartialFile, level: Int32 = GzipMemberEncoder.defaultLevel) throws(ArchiveError) {
+    self.output = output
+    self.level = level
+    // zlib keeps a back-pointer to the z_stream, so it must not move: heap-allocate it.
+    stream = .allocate(capacity: 1)
+    stream.initialize(to: z_stream())
+    // windowBits 15 + 16 = gzip wrapper; memLevel 8 is zlib's (and gzip -6's) default.
+    let status = kk_deflate_init2(stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY)
+    guard status == Z_OK else {
+      stream.deallocate()
+      throw .compression(path: output.finalPath, detail: "deflateInit2 failed (\(status))")
+    }
+  }
+
+  deinit {
+    deflateEnd(stream)
+    stream.deinitialize(count: 1)
+    stream.deallocate()
+  }
+
+  /// Switches the level for the bytes that follow; zlib ends the current block first.
+  func setLevel(_ newLevel: Int32) throws(ArchiveError) {
+    guard newLevel != level else { return }
+    while true {
+      try provideOutput()
+      let before = stream.pointee.avail_out
+      let status = deflateParams(stream, newLevel, Z_DEFAULT_STRATEGY)
+      output.didFill(Int(before - stream.pointee.avail_out))
+      if status == Z_OK { break }
+      // Z_BUF_ERROR: the pending block did not fit; give it more room and retry.
+      guard status == Z_BUF_ERROR else {
+        throw .compression(path: output.finalPath, detail: "deflateParams failed (\(status))")
+      }
+    }
+    level = newLevel
+  }
+
+  func write(_ bytes: UnsafeRawBufferPointer) throws(ArchiveError) {
+    guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+    guard !finished else {
+      throw .misuse("gzip stream for \(output.finalPath) written after finish")
+    }
+    var offset = 0
+    while offset < bytes.count {
+      // avail_in is 32-bit: feed at most 1 GiB per call.
+      let chunk = min(bytes.count - offset, 1 << 30)
+      stream.pointee.next_in = UnsafeMutablePointer(
+        mutating: (base + offset).assumingMemoryBound(to: Bytef.self))
+      stream.pointee.avail_in = uInt(chunk)
+      while stream.pointee.avail_in > 0 {
+        try deflateOnce(flush: Z_NO_FLUSH)
+      }
+      offset += chunk
+    }
+  }
+
+  /// Writes the final block and the crc32/isize trailer.
+  func finish() throws(ArchiveError) {
+    guard !finished else { return }
+    stream.pointee.next_in = nil
+    stream.pointee.avail_in = 0
+    while try deflateOnce(flush: Z_FINISH) != Z_STREAM_END {}
+    finished = true
+  }
+
+  @discardableResult
+  private func deflateOnce(flush: Int32) throws(ArchiveError) -> Int32 {
+    try provideOutput()
+    let before = stream.pointee.avail_out
+    let status = deflate(stream, flush)
+    output.didFill(Int(before - stream.pointee.avail_out))
+    guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else {
+      throw .compression(path: output.finalPath, detail: "deflate failed (\(status))")
+    }
+    return status
+  }
+
+  private func provideOutput() throws(ArchiveError) {
+    let spare = try output.spare(minimum: 64 << 10)
+    stream.pointee.next_out = spare.baseAddress?.assumingMemoryBound(to: Bytef.self)
+    stream.pointee.avail_out = uInt(spare.count)
+  }
+}
