@@ -1,0 +1,161 @@
+import Foundation
+import OCI
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// One ingest in progress: bytes EXPECTED to hash to `expected` and to be `expectedSize` long.
+///
+/// Modelled on containerd's content writer. Bytes go to a private temp file under
+/// `<root>/.ingest/` while they are hashed; nothing becomes visible under `blobs/` until
+/// `commit()` has checked size and digest, fsynced the file and renamed it into place.
+/// Two writers for the same digest (two tasks or two processes) each have their own temp file,
+/// and the rename is atomic, so the last commit simply replaces identical content.
+///
+/// Restarting: a registry download resumed with `Range` just keeps writing (`written` is the
+/// offset to ask for). When a server ignores `Range` and sends the whole body again, call
+/// `reset()`: it truncates the temp file and restarts hashing from zero. There is no
+/// `truncate(to:)`: SHA-256 state cannot be rewound, so restarting mid-way would mean
+/// re-reading the kept prefix; starting over is simpler and what the client needs.
+///
+/// A writer is used by one transfer at a time but may be called from a transfer thread;
+/// its state is guarded by a lock.
+public final class BlobWriter: ByteSink, @unchecked Sendable {
+  /// The digest the bytes must hash to.
+  public let expected: Digest
+  /// The number of bytes that must arrive.
+  public let expectedSize: Int64
+  /// Where the blob will live once committed.
+  public let destination: String
+
+  private let tempPath: String
+  private let blobDirectory: String
+  private let lock = NSLock()
+  private var fd: Int32
+  private var hasher = SHA256Hasher()
+  private var buffer: UnsafeMutableRawBufferPointer
+  private var buffered = 0
+  private var total: Int64 = 0
+  private var closed = false
+
+  init(expected: Digest, size: Int64, destination: String, tempPath: String) throws(BlobstoreError)
+  {
+    self.expected = expected
+    self.expectedSize = size
+    self.destination = destination
+    self.tempPath = tempPath
+    self.blobDirectory = (destination as NSString).deletingLastPathComponent
+    self.fd = try FileIO.createExclusive(tempPath)
+    self.buffer = .allocate(byteCount: ioBufferSize, alignment: 16)
+  }
+
+  deinit {
+    if !closed {
+      close(fd)
+      FileIO.unlinkIfPresent(tempPath)
+    }
+    buffer.deallocate()
+  }
+
+  /// Bytes accepted so far: the offset a resumed download should continue from.
+  public var written: Int64 {
+    lock.lock()
+    defer { lock.unlock() }
+    return total
+  }
+
+  /// Hashes and stores the next bytes of the blob. Throws as soon as the stream exceeds
+  /// the expected size, so a lying server cannot fill the disk.
+  public func write(_ bytes: UnsafeRawBufferPointer) throws {
+    try locked { () throws(BlobstoreError) in
+      guard !closed else { throw .writerClosed(expected) }
+      guard total + Int64(bytes.count) <= expectedSize else {
+        abandonLocked()
+        throw .sizeExceeded(expected: expected, expectedSize: expectedSize)
+      }
+      hasher.update(bytes)
+      total += Int64(bytes.count)
+      var offset = 0
+      while offset < bytes.count {
+        let take = min(bytes.count - offset, ioBufferSize - buffered)
+        (buffer.baseAddress! + buffered).copyMemory(
+          from: bytes.baseAddress! + offset, byteCount: take)
+        buffered += take
+        offset += take
+        if buffered == ioBufferSize { try flushLocked() }
+      }
+    }
+  }
+
+  /// Discards everything written so far and starts again from byte 0 (for a server that
+  /// ignored `Range` and restarted the body).
+  public func reset() throws(BlobstoreError) {
+    try locked { () throws(BlobstoreError) in
+      guard !closed else { throw .writerClosed(expected) }
+      buffered = 0
+      total = 0
+      hasher = SHA256Hasher()
+      try FileIO.truncate(fd, path: tempPath)
+    }
+  }
+
+  /// Checks size and digest, makes the bytes durable and moves them into `blobs/`.
+  /// On a mismatch the temp file is removed and the error names expected and actual
+  /// digests and sizes. Committing content that is already present is harmless.
+  public func commit() throws(BlobstoreError) {
+    try locked { () throws(BlobstoreError) in
+      guard !closed else { throw .writerClosed(expected) }
+      do throws(BlobstoreError) {
+        try flushLocked()
+        let actual = hasher.finalize()
+        guard actual == expected, total == expectedSize else {
+          throw BlobstoreError.digestMismatch(
+            expected: expected, actual: actual, expectedSize: expectedSize, actualSize: total)
+        }
+        try FileIO.fsync(fd, path: tempPath)
+      } catch {
+        abandonLocked()
+        throw error
+      }
+      close(fd)
+      closed = true
+      do throws(BlobstoreError) {
+        try FileIO.rename(tempPath, to: destination)
+      } catch {
+        FileIO.unlinkIfPresent(tempPath)
+        throw error
+      }
+      try FileIO.fsyncDirectory(blobDirectory)
+    }
+  }
+
+  /// Abandons the ingest and removes the temp file. Safe to call more than once.
+  public func cancel() {
+    lock.lock()
+    defer { lock.unlock() }
+    if !closed { abandonLocked() }
+  }
+
+  private func locked<R>(_ body: () throws(BlobstoreError) -> R) throws(BlobstoreError) -> R {
+    lock.lock()
+    defer { lock.unlock() }
+    return try body()
+  }
+
+  private func flushLocked() throws(BlobstoreError) {
+    guard buffered > 0 else { return }
+    try FileIO.writeAll(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<buffered]), path: tempPath)
+    buffered = 0
+  }
+
+  private func abandonLocked() {
+    close(fd)
+    FileIO.unlinkIfPresent(tempPath)
+    closed = true
+  }
+}
