@@ -77,6 +77,19 @@ public struct Descriptor: Hashable, Sendable, Codable {
     self.init(mediaType: mediaType, digest: SHA256Hasher.digest(bytes), size: Int64(bytes.count))
   }
 
+  /// The embedded ``data`` checked against ``size`` and ``digest``, nil when there is none.
+  /// Embedded bytes are as untrusted as downloaded ones, so nothing should read `data` directly.
+  public func verifiedData() throws(OCIError) -> [UInt8]? {
+    guard let data else { return nil }
+    let bytes = [UInt8](data)
+    guard Int64(bytes.count) == size else {
+      throw .sizeMismatch(digest, expected: size, actual: Int64(bytes.count))
+    }
+    let actual = try Digest.compute(digest.algorithm, over: bytes)
+    guard actual == digest else { throw .digestMismatch(expected: digest, actual: actual) }
+    return bytes
+  }
+
   /// Shorthand for one annotation, nil when absent.
   public func annotation(_ key: String) -> String? { annotations?[key] }
 }

@@ -7,14 +7,12 @@ public enum OCIError: Error, Sendable, Equatable, CustomStringConvertible {
   case invalidPlatform(String, reason: String)
   /// Bytes whose digest is not the one that names them.
   case digestMismatch(expected: Digest, actual: Digest)
-  /// A digest kk cannot compute (kk hashes with SHA-256 only).
-  case unsupportedDigestAlgorithm(Digest)
+  /// Content whose length is not the size its descriptor gives.
+  case sizeMismatch(Digest, expected: Int64, actual: Int64)
   /// A manifest document that is not JSON of the shape its media type requires.
   case invalidManifest(mediaType: String, reason: String)
   /// A manifest whose media type kk does not handle (Docker schema 1, unknown types).
   case unsupportedManifestMediaType(String)
-  /// The HTTP Content-Type and the document's own `mediaType` field disagree.
-  case manifestMediaTypeMismatch(contentType: String, documentMediaType: String)
   /// A manifest or index kk built could not be serialised.
   case encodingFailed(String)
 
@@ -29,9 +27,9 @@ public enum OCIError: Error, Sendable, Equatable, CustomStringConvertible {
     case .digestMismatch(let expected, let actual):
       return "content does not match its digest: expected \(expected), got \(actual); "
         + "the source served different bytes than it advertised (re-fetch, or check the registry or mirror)"
-    case .unsupportedDigestAlgorithm(let digest):
-      return
-        "cannot verify \(digest): kk computes sha256 digests only; reference the content by its sha256 digest"
+    case .sizeMismatch(let digest, let expected, let actual):
+      return "\(digest) is \(actual) bytes but its descriptor says \(expected); "
+        + "the content is truncated or the descriptor is wrong (re-fetch it)"
     case .invalidManifest(let mediaType, let reason):
       return "invalid manifest (\(mediaType)): \(reason)"
     case .unsupportedManifestMediaType(let mediaType):
@@ -41,10 +39,6 @@ public enum OCIError: Error, Sendable, Equatable, CustomStringConvertible {
       }
       return "unsupported manifest type '\(mediaType)': kk handles OCI image manifests and indexes "
         + "and Docker schema 2 manifests and manifest lists"
-    case .manifestMediaTypeMismatch(let contentType, let documentMediaType):
-      return
-        "manifest served as '\(contentType)' but its mediaType field says '\(documentMediaType)'; "
-        + "the registry or proxy rewrote the Content-Type, fix it or fetch from the origin registry"
     case .encodingFailed(let reason):
       return "could not encode manifest: \(reason)"
     }
