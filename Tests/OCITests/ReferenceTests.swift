@@ -6,7 +6,9 @@ import Testing
 @Suite struct ReferenceTests {
   static let d = "sha256:" + String(repeating: "0123456789abcdef", count: 4)
 
-  /// input → (registry, repository, tag, digest?, normalised description)
+  /// input → (registry, repository, tag, digest?). Validity was cross-checked against skopeo
+  /// 1.9.3's parser (which fails before any network access on a bad reference); it differs only
+  /// where kk decided to: bracketed IPv6 accepted, tag+digest accepted, port above 65535 refused.
   static let valid: [(String, String, String, String?, String?)] = [
     ("busybox", "docker.io", "library/busybox", "latest", nil),
     ("busybox:1.36", "docker.io", "library/busybox", "1.36", nil),
