@@ -1,0 +1,98 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A long-running server (registry, token server, containerd) started for one test.
+///
+/// Why: a server left behind by a failed or crashed test breaks every later run on the
+/// machine. The command runs under `testdata/fixtures/guard.py`, which holds a pipe from
+/// this process on its stdin: when the pipe closes — `stop()`, deinit, or the test
+/// process dying for any reason, even SIGKILL — the guard stops the server's whole
+/// process group.
+final class GuardedProcess: @unchecked Sendable {
+  let name: String
+  let logPath: String
+  private let process: Process
+  private let stdin: Pipe
+  private let exit: ExitWaiter
+  private let pidFile: String
+  private let lock = NSLock()
+  private var stopped = false
+
+  /// Starts `command` with stdout and stderr appended to `logPath`.
+  init(name: String, command: [String], logPath: String) throws {
+    let python = try ProcessRunner.require(TestPaths.python)
+    _ = try ProcessRunner.require(command[0])
+    self.name = name
+    self.logPath = logPath
+    pidFile = logPath + ".pid"
+    _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+    let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+    defer { try? log.close() }
+    stdin = Pipe()
+    process = Process()
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = [TestPaths.fixture("guard.py"), pidFile] + command
+    process.standardInput = stdin
+    process.standardOutput = log
+    process.standardError = log
+    exit = ExitWaiter(process)
+    try process.run()
+  }
+
+  deinit {
+    try? stdin.fileHandleForWriting.close()
+  }
+
+  /// True while the guard (and so the server) has not exited.
+  var isRunning: Bool { !exit.hasExited }
+
+  /// The last `bytes` of the log, for error messages.
+  func logTail(_ bytes: Int = 3000) -> String {
+    let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "(no log at \(logPath))"
+    return String(text.suffix(bytes))
+  }
+
+  /// Stops the server and waits until it is gone; safe to call twice.
+  ///
+  /// Closing the guard's stdin makes it send SIGTERM, then SIGKILL after 5 s, to the
+  /// server's process group. Should the guard itself hang, it and the group are killed.
+  func stop() async {
+    let first = lock.withLock {
+      defer { stopped = true }
+      return !stopped
+    }
+    guard first else {
+      _ = await exit.wait(atMost: .seconds(10))
+      return
+    }
+    try? stdin.fileHandleForWriting.close()
+    if await exit.wait(atMost: .seconds(10)) != nil { return }
+    if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+      let child = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    {
+      kill(-child, SIGKILL)
+    }
+    kill(process.processIdentifier, SIGKILL)
+    _ = await exit.wait(atMost: .seconds(5))
+  }
+}
+
+/// Polls `probe` until it returns true, failing early when `server` exits.
+func waitUntilReady(
+  _ server: GuardedProcess, timeout: Duration = .seconds(30), _ probe: () async throws -> Bool
+) async throws {
+  let clock = ContinuousClock()
+  let deadline = clock.now + timeout
+  while clock.now < deadline {
+    guard server.isRunning else {
+      throw TestSupportError.serverDidNotStart("\(server.name) (exited)", log: server.logTail())
+    }
+    if (try? await probe()) == true { return }
+    try await Task.sleep(for: .milliseconds(50))
+  }
+  throw TestSupportError.serverDidNotStart(
+    "\(server.name) (not ready after \(timeout))", log: server.logTail())
+}
