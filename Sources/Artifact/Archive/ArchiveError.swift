@@ -25,6 +25,8 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
   case sizeMismatch(path: String, entry: String, declared: Int64, actual: Int64)
   /// A writer's byte source failed while its entry was being written.
   case sourceFailed(path: String, entry: String, detail: String)
+  /// A consumer of entry bytes (a hasher, an ingest) failed while an entry streamed past.
+  case consumerFailed(path: String, entry: String, detail: String)
   /// The compressor failed (zlib or libarchive's zstd filter).
   case compression(path: String, detail: String)
   /// The writer was used after `finish()`/`abandon()`, or the reader after the stream ended.
@@ -59,6 +61,8 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
         "\(path): entry '\(entry)' was declared as \(declared) bytes but its source gave \(actual)"
     case .sourceFailed(let path, let entry, let detail):
       return "\(path): reading the bytes for entry '\(entry)' failed: \(detail)"
+    case .consumerFailed(let path, let entry, let detail):
+      return "\(path): processing entry '\(entry)' failed: \(detail)"
     case .compression(let path, let detail):
       return "\(path): compression failed: \(detail)"
     case .misuse(let detail):
