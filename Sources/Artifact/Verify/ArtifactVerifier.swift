@@ -1,0 +1,61 @@
+import Blobstore
+import Foundation
+import OCI
+
+/// `kk artifact verify`: checks an artifact, whether it is an OCI layout directory or an
+/// archive of one (tar, tar.gz or tar.zst, recognised by magic bytes).
+///
+/// An archive is verified in ONE streaming pass with nothing unpacked to disk: entries are
+/// hashed on two worker threads while they stream past (`ArchiveScanner`), small JSON blobs
+/// are kept for the graph walk, and the facts are checked by the same `LayoutVerifier` that
+/// checks a directory, so both give the same report for the same layout. Any entry order is
+/// accepted (SPEC order, or `tar czf` of a skopeo layout).
+public enum ArtifactVerifier {
+  /// Verifies `path`. Blocking work runs on its own threads, off the Swift concurrency pool.
+  ///
+  /// - Throws: `ArchiveError` when the archive itself is unreadable or unsafe (truncated,
+  ///   links, `..`), `BlobstoreError` when a directory is not an OCI layout. Problems with
+  ///   the content (missing, corrupt, unreferenced blobs, a bad index) are in the report.
+  public static func verify(path: String) async throws -> VerifyReport {
+    try await withCheckedThrowingContinuation { continuation in
+      let thread = Thread { continuation.resume(with: Result { try verifyBlocking(path: path) }) }
+      thread.name = "kk-verify"
+      thread.start()
+    }
+  }
+
+  /// `verify(path:)` on the calling thread.
+  public static func verifyBlocking(path: String) throws -> VerifyReport {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+      isDirectory.boolValue
+    {
+      return try BlobStore.open(at: path).verify(threads: 2)
+    }
+    return LayoutVerifier.verify(try snapshot(archive: path))
+  }
+
+  /// Reads an archive once into the facts `LayoutVerifier` checks: the bytes of `oci-layout`
+  /// and `index.json`, and every blob's size, sha256 and (for small JSON) content.
+  public static func snapshot(archive path: String, workers: Int = 2) throws(ArchiveError)
+    -> LayoutSnapshot
+  {
+    var strays: [String] = []
+    let result = try ArchiveScanner.scan(path: path, workers: workers) {
+      name, _ -> BlobInspector? in
+      switch LayoutSnapshot.classify(path: name) {
+      case .ociLayout, .index: return BlobInspector(hashing: false, keepAnything: true)
+      case .blob(let digest): return BlobInspector(hashing: digest.algorithm == .sha256)
+      case .strayBlob:
+        strays.append(name)
+        return nil
+      case .other: return nil
+      }
+    }
+    var snapshot = LayoutSnapshot(source: path, strayFiles: strays)
+    for entry in result.entries {
+      snapshot.record(path: entry.name, facts: entry.sink.finish())
+    }
+    return snapshot
+  }
+}
