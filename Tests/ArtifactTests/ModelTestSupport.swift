@@ -5,43 +5,43 @@ import Testing
 
 /// `testdata/manifests/<name>`, found from this source file so tests run from any directory.
 func manifestFixture(_ name: String) -> String {
-    URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("testdata/manifests").appendingPathComponent(name).path
+  URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("testdata/manifests").appendingPathComponent(name).path
 }
 
 /// The diagnostics a parse threw; records a test failure if it did not throw.
 func manifestProblems(
-    _ yaml: String, strict: Bool = false, sourceLocation: SourceLocation = #_sourceLocation
+  _ yaml: String, strict: Bool = false, sourceLocation: SourceLocation = #_sourceLocation
 ) -> [Diagnostic] {
-    do {
-        let parsed = try KubeKeyManifest.parse(
-            yaml: yaml, file: "m.yaml", options: ParseOptions(strict: strict))
-        Issue.record(
-            "expected the manifest to be refused, got \(parsed.manifest)",
-            sourceLocation: sourceLocation)
-        return []
-    } catch {
-        return error.diagnostics
-    }
+  do {
+    let parsed = try KubeKeyManifest.parse(
+      yaml: yaml, file: "m.yaml", options: ParseOptions(strict: strict))
+    Issue.record(
+      "expected the manifest to be refused, got \(parsed.manifest)",
+      sourceLocation: sourceLocation)
+    return []
+  } catch {
+    return error.diagnostics
+  }
 }
 
 /// `line:column: message` for each diagnostic, the form the assertions compare.
 func placed(_ diagnostics: [Diagnostic]) -> [String] {
-    diagnostics.map { d in
-        let place = d.line.map { "\($0):\(d.column ?? 0)" } ?? "-"
-        return "\(place) \(d.severity == .warning ? "W " : "")\(d.message)"
-    }
+  diagnostics.map { d in
+    let place = d.line.map { "\($0):\(d.column ?? 0)" } ?? "-"
+    return "\(place) \(d.severity == .warning ? "W " : "")\(d.message)"
+  }
 }
 
 /// A minimal valid manifest header followed by `spec` lines (each already indented).
 func manifestYAML(_ spec: String) -> String {
-    """
-    apiVersion: kubekey.kubesphere.io/v1alpha2
-    kind: Manifest
-    metadata:
-      name: t
-    spec:
+  """
+  apiVersion: kubekey.kubesphere.io/v1alpha2
+  kind: Manifest
+  metadata:
+    name: t
+  spec:
 
-    """ + spec
+  """ + spec
 }

@@ -1,112 +1,116 @@
 import Yams
 
 extension ClusterRegistryConfig {
-    static func decodeRegistry(
-        _ fields: [String: (key: Node, value: Node)], into config: inout ClusterRegistryConfig,
-        reader: inout NodeReader
-    ) {
-        let path = "spec.registry"
-        if let field = fields["type"], let value = reader.string(field.value, path: "\(path).type")
-        {
-            switch value {
-            case "", "registry", "docker-registry": config.type = .dockerRegistry
-            case "harbor": config.type = .harbor
-            default:
-                reader.error(
-                    "unknown registry type '\(value)' (known: \"\" or registry for a docker "
-                        + "registry, harbor)", at: field.value.mark)
-            }
-        }
-        if let field = fields["privateRegistry"],
-            let value = reader.string(field.value, path: "\(path).privateRegistry"), !value.isEmpty
-        {
-            switch parsePrivateRegistry(value) {
-            case .success(let location): config.privateRegistry = location
-            case .failure(let problem):
-                reader.error("\(path).privateRegistry: \(problem.message)", at: field.value.mark)
-            }
-        }
-        if let field = fields["namespaceOverride"],
-            let value = reader.string(field.value, path: "\(path).namespaceOverride"),
-            !value.isEmpty
-        {
-            if isRepositoryComponent(value) {
-                config.namespaceOverride = value
-            } else {
-                reader.error(
-                    "\(path).namespaceOverride '\(value)' must be one lower-case path component "
-                        + "(letters, digits, '.', '_', '-'), e.g. kubesphereio",
-                    at: field.value.mark)
-            }
-        }
-        if let field = fields["registryMirrors"] {
-            for (value, node) in reader.strings(field.value, path: "\(path).registryMirrors") {
-                if value.hasPrefix("https://") || value.hasPrefix("http://") {
-                    config.registryMirrors.append(value)
-                } else {
-                    reader.error(
-                        "\(path).registryMirrors entry '\(value)' must be a URL "
-                            + "(https://mirror.example or http://host:port)", at: node.mark)
-                }
-            }
-        }
-        if let field = fields["insecureRegistries"] {
-            for (value, node) in reader.strings(field.value, path: "\(path).insecureRegistries") {
-                if let problem = registryHostProblem(value) {
-                    reader.error("\(path).insecureRegistries: \(problem)", at: node.mark)
-                } else {
-                    config.insecureRegistries.append(value.lowercased())
-                }
-            }
-        }
-        if let field = fields["auths"] {
-            config.auths.auths = reader.registryAuths(field.value, path: "\(path).auths")
-        }
-        if let location = config.privateRegistry, config.type == .harbor, location.path == nil,
-            config.namespaceOverride == nil, let field = fields["privateRegistry"]
-        {
-            reader.warning(
-                "\(path).privateRegistry '\(location)' is Harbor without a project; images go to "
-                    + "projects named after their namespaces (calico, kubesphere, ...), which "
-                    + "must exist", at: field.value.mark)
-        }
+  static func decodeRegistry(
+    _ fields: [String: (key: Node, value: Node)], into config: inout ClusterRegistryConfig,
+    reader: inout NodeReader
+  ) {
+    let path = "spec.registry"
+    if let field = fields["type"], let value = reader.string(field.value, path: "\(path).type") {
+      switch value {
+      case "", "registry", "docker-registry": config.type = .dockerRegistry
+      case "harbor": config.type = .harbor
+      default:
+        reader.error(
+          "unknown registry type '\(value)' (known: \"\" or registry for a docker "
+            + "registry, harbor)", at: field.value.mark)
+      }
     }
+    if let field = fields["privateRegistry"],
+      let value = reader.string(field.value, path: "\(path).privateRegistry"), !value.isEmpty
+    {
+      switch parsePrivateRegistry(value) {
+      case .success(let location): config.privateRegistry = location
+      case .failure(let problem):
+        reader.error("\(path).privateRegistry: \(problem.message)", at: field.value.mark)
+      }
+    }
+    if let field = fields["namespaceOverride"],
+      let value = reader.string(field.value, path: "\(path).namespaceOverride"),
+      !value.isEmpty
+    {
+      if isRepositoryComponent(value) {
+        config.namespaceOverride = value
+      } else {
+        reader.error(
+          "\(path).namespaceOverride '\(value)' must be one lower-case path component "
+            + "(letters, digits, '.', '_', '-'), e.g. kubesphereio",
+          at: field.value.mark)
+      }
+    }
+    if let field = fields["registryMirrors"] {
+      for (value, node) in reader.strings(field.value, path: "\(path).registryMirrors") {
+        if value.hasPrefix("https://") || value.hasPrefix("http://") {
+          config.registryMirrors.append(value)
+        } else {
+          reader.error(
+            "\(path).registryMirrors entry '\(value)' must be a URL "
+              + "(https://mirror.example or http://host:port)", at: node.mark)
+        }
+      }
+    }
+    if let field = fields["insecureRegistries"] {
+      for (value, node) in reader.strings(field.value, path: "\(path).insecureRegistries") {
+        if let problem = registryHostProblem(value) {
+          reader.error("\(path).insecureRegistries: \(problem)", at: node.mark)
+        } else {
+          config.insecureRegistries.append(value.lowercased())
+        }
+      }
+    }
+    if let field = fields["auths"] {
+      config.auths.auths = reader.registryAuths(field.value, path: "\(path).auths")
+    }
+    if let location = config.privateRegistry, config.type == .harbor, location.path == nil,
+      config.namespaceOverride == nil, let field = fields["privateRegistry"]
+    {
+      reader.warning(
+        "\(path).privateRegistry '\(location)' is Harbor without a project; images go to "
+          + "projects named after their namespaces (calico, kubesphere, ...), which "
+          + "must exist", at: field.value.mark)
+    }
+  }
 
-    /// `host[:port][/path]` → ``PrivateRegistry``.
-    static func parsePrivateRegistry(_ value: String) -> Result<PrivateRegistry, ImageProblem> {
-        if value.contains("://") {
-            return .failure(
-                ImageProblem(
-                    message: "'\(value)' has a scheme; write host[:port][/project] "
-                        + "(use auths.<host>.plainHTTP: true for http)"))
-        }
-        let trimmed = value.hasSuffix("/") ? String(value.dropLast()) : value
-        let parts = trimmed.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        let host = String(parts[0])
-        if let problem = registryHostProblem(host) {
-            return .failure(ImageProblem(message: problem))
-        }
-        var path: String?
-        if parts.count == 2 {
-            let components = parts[1].split(separator: "/", omittingEmptySubsequences: false)
-            guard components.allSatisfy({ isRepositoryComponent(String($0)) }) else {
-                return .failure(
-                    ImageProblem(
-                        message: "'\(value)': the path '\(parts[1])' must be lower-case "
-                            + "components (letters, digits, '.', '_', '-') separated by '/'"))
-            }
-            path = String(parts[1])
-        }
-        return .success(PrivateRegistry(host: host.lowercased(), path: path))
+  /// `host[:port][/path]` → ``PrivateRegistry``.
+  static func parsePrivateRegistry(_ value: String) -> Result<PrivateRegistry, LocationProblem> {
+    if value.contains("://") {
+      return .failure(
+        LocationProblem(
+          message: "'\(value)' has a scheme; write host[:port][/project] "
+            + "(use auths.<host>.plainHTTP: true for http)"))
     }
+    let trimmed = value.hasSuffix("/") ? String(value.dropLast()) : value
+    let parts = trimmed.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+    let host = String(parts[0])
+    if let problem = registryHostProblem(host) {
+      return .failure(LocationProblem(message: problem))
+    }
+    var path: String?
+    if parts.count == 2 {
+      let components = parts[1].split(separator: "/", omittingEmptySubsequences: false)
+      guard components.allSatisfy({ isRepositoryComponent(String($0)) }) else {
+        return .failure(
+          LocationProblem(
+            message: "'\(value)': the path '\(parts[1])' must be lower-case "
+              + "components (letters, digits, '.', '_', '-') separated by '/'"))
+      }
+      path = String(parts[1])
+    }
+    return .success(PrivateRegistry(host: host.lowercased(), path: path))
+  }
+}
+
+/// Why a `privateRegistry` value was refused.
+struct LocationProblem: Error {
+  var message: String
 }
 
 /// One repository path component per the distribution grammar: lower-case alphanumerics
 /// joined by single separators (`.`, `_`, `__`, `-`...).
 func isRepositoryComponent(_ value: String) -> Bool {
-    guard let first = value.first, let last = value.last,
-        first.isASCII && (first.isLowercase || first.isNumber),
-        last.isASCII && (last.isLowercase || last.isNumber)
-    else { return false }
-    return value.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || "._-".contains($0)) }
+  guard let first = value.first, let last = value.last,
+    first.isASCII && (first.isLowercase || first.isNumber),
+    last.isASCII && (last.isLowercase || last.isNumber)
+  else { return false }
+  return value.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || "._-".contains($0)) }
 }
