@@ -2,9 +2,9 @@ import ArgumentParser
 
 /// `kk artifact ...`: everything that makes, reads or ships a bundle.
 struct ArtifactCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "artifact",
-        abstract: "Export, verify, inspect and push offline artifacts.",
-        subcommands: []
-    )
+  static let configuration = CommandConfiguration(
+    commandName: "artifact",
+    abstract: "Export, verify, inspect and push offline artifacts.",
+    subcommands: []
+  )
 }
