@@ -15,11 +15,22 @@ public struct GraphDescriptor: Sendable, Hashable {
   /// The declared size; nil when absent or negative.
   public var size: Int64?
   /// `os/arch[/variant]` from the descriptor's `platform`, if any.
-  public var platform: String?
+  public var platform: String? { platformValue?.description }
+  /// The descriptor's `platform`.
+  public var platformValue: Platform?
   public var artifactType: String?
   public var annotations: [String: String]
   /// Non-empty for foreign layers that may legitimately be absent from the layout.
   public var urls: [String]
+
+  /// The strict vocabulary descriptor, or nil when the digest or size is invalid.
+  public var descriptor: Descriptor? {
+    guard let digest, let size else { return nil }
+    return Descriptor(
+      mediaType: mediaType, digest: digest, size: size, urls: urls.isEmpty ? nil : urls,
+      annotations: annotations.isEmpty ? nil : annotations, platform: platformValue,
+      artifactType: artifactType)
+  }
 
   /// `org.opencontainers.image.ref.name`, else `io.containerd.image.name`.
   public var refName: String? {
@@ -75,17 +86,16 @@ public struct GraphNode: Sendable {
   }
 }
 
-/// Media types the walk descends into. Docker schema2 shares the OCI JSON shapes.
-public enum GraphMediaTypes {
-  public static let indexes: Set<String> = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-  ]
-  public static let manifests: Set<String> = [
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.oci.artifact.manifest.v1+json",
-  ]
+/// Media types the walk descends into. Docker schema2 shares the OCI JSON shapes; OCI 1.1
+/// artifact manifests (`blobs` instead of `layers`) are walked too.
+enum GraphMediaTypes {
+  static let artifactManifest = "application/vnd.oci.artifact.manifest.v1+json"
+
+  static func isIndex(_ mediaType: String) -> Bool { MediaType.isIndex(mediaType) }
+
+  static func isManifest(_ mediaType: String) -> Bool {
+    MediaType.isManifest(mediaType) || MediaType.essence(mediaType) == artifactManifest
+  }
 }
 
 /// What the walk could learn about a blob it wants to parse.
@@ -173,8 +183,8 @@ public enum LayoutGraph {
   }
 
   private static func role(of descriptor: GraphDescriptor) -> GraphRole {
-    if GraphMediaTypes.indexes.contains(descriptor.mediaType) { return .index }
-    if GraphMediaTypes.manifests.contains(descriptor.mediaType) { return .manifest }
+    if GraphMediaTypes.isIndex(descriptor.mediaType) { return .index }
+    if GraphMediaTypes.isManifest(descriptor.mediaType) { return .manifest }
     return .other
   }
 
@@ -203,8 +213,8 @@ public enum LayoutGraph {
           platform: platform, reason: "descriptor has no valid \"size\""))
     }
     guard first, role == .index || role == .manifest || role == .subject else { return }
-    let isIndex = GraphMediaTypes.indexes.contains(descriptor.mediaType)
-    guard isIndex || GraphMediaTypes.manifests.contains(descriptor.mediaType) else { return }
+    let isIndex = GraphMediaTypes.isIndex(descriptor.mediaType)
+    guard isIndex || GraphMediaTypes.isManifest(descriptor.mediaType) else { return }
     let bytes: [UInt8]
     switch content(digest) {
     case .absent: return
@@ -230,7 +240,7 @@ public enum LayoutGraph {
     var children: [(RawDescriptor, GraphRole)] = []
     if !isIndex, platform == nil, let config = node.config?.graphDescriptor,
       let configDigest = config.digest,
-      LayoutGraph.configTypes.contains(config.mediaType),
+      LayoutGraph.configTypes.contains(MediaType.essence(config.mediaType)),
       case .bytes(let bytes) = content(configDigest)
     {
       // A single-platform image names its platform only in its config.
@@ -323,10 +333,18 @@ private struct RawNode: Decodable {
 }
 
 private struct RawDescriptor: Decodable {
-  struct Platform: Decodable {
+  struct RawPlatform: Decodable {
     var os: String?
     var architecture: String?
     var variant: String?
+    var osVersion: String?
+    var osFeatures: [String]?
+
+    enum CodingKeys: String, CodingKey {
+      case os, architecture, variant
+      case osVersion = "os.version"
+      case osFeatures = "os.features"
+    }
   }
 
   var mediaType: String?
@@ -334,18 +352,20 @@ private struct RawDescriptor: Decodable {
   var size: Int64?
   var urls: [String]?
   var annotations: [String: String]?
-  var platform: Platform?
+  var platform: RawPlatform?
   var artifactType: String?
 
   var graphDescriptor: GraphDescriptor {
     let text = digest ?? ""
-    let platformText = platform.map { p in
-      [p.os ?? "unknown", p.architecture ?? "unknown"].joined(separator: "/")
-        + (p.variant.map { "/\($0)" } ?? "")
+    let platformValue = platform.map { p in
+      Platform(
+        os: p.os ?? "unknown", architecture: p.architecture ?? "unknown", variant: p.variant,
+        osVersion: p.osVersion, osFeatures: p.osFeatures)
     }
     return GraphDescriptor(
       mediaType: mediaType ?? "", digestText: text, digest: try? Digest(parsing: text),
-      size: size.flatMap { $0 >= 0 ? $0 : nil }, platform: platformText, artifactType: artifactType,
+      size: size.flatMap { $0 >= 0 ? $0 : nil }, platformValue: platformValue,
+      artifactType: artifactType,
       annotations: annotations ?? [:], urls: urls ?? [])
   }
 }

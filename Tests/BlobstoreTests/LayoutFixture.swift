@@ -48,7 +48,8 @@ struct LayoutFixture {
   static let multiRef = "docker.io/calico/cni:v3.23.2"
   static let singleRef = "docker.io/library/busybox:1.36"
 
-  init(layerSize: Int = 300_000) throws {
+  /// - Parameter mixDocker: make the arm64 manifest a Docker schema2 one (inside an OCI index).
+  init(layerSize: Int = 300_000, mixDocker: Bool = true) throws {
     dir = try TempDir()
     store = try BlobStore.create(at: dir.path + "/layout")
     let shared = try Self.put(store, pseudoRandomBytes(layerSize, seed: 1))
@@ -64,10 +65,10 @@ struct LayoutFixture {
       configs.append(config)
       let manifest = try Self.put(
         store,
-        Self.manifestJSON(config: config, layers: [shared, own], docker: n == 1))
+        Self.manifestJSON(config: config, layers: [shared, own], docker: mixDocker && n == 1))
       manifests.append(manifest)
       let type =
-        n == 1
+        mixDocker && n == 1
         ? "application/vnd.docker.distribution.manifest.v2+json"
         : "application/vnd.oci.image.manifest.v1+json"
       entries.append(

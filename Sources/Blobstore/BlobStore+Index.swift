@@ -1,0 +1,125 @@
+import Foundation
+import OCI
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// One image named in `index.json`.
+public struct IndexImage: Hashable, Sendable {
+  /// The full reference (`org.opencontainers.image.ref.name`).
+  public var reference: String
+  /// The image's top manifest or index.
+  public var descriptor: Descriptor
+}
+
+extension BlobStore {
+  /// Reads `index.json` with the strict vocabulary types. Use `verify()` or `walk()` for
+  /// a layout that may be damaged: they report bad entries instead of failing on the first.
+  public func readIndex() throws(BlobstoreError) -> ImageIndex {
+    let bytes = try FileIO.readFile(indexPath, limit: Int64(4 * LayoutSnapshot.contentLimit))
+    do {
+      return try JSONDecoder().decode(ImageIndex.self, from: Data(bytes))
+    } catch {
+      throw .malformedJSON(path: indexPath, reason: LayoutGraph.describe(error))
+    }
+  }
+
+  /// Replaces `index.json` atomically (temp file, fsync, rename, fsync of the directory):
+  /// a crash leaves the old or the new table of contents, never a torn one. Keys are
+  /// sorted so the same index always produces the same bytes (and the same top digest).
+  public func writeIndex(_ index: ImageIndex) throws(BlobstoreError) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let bytes: [UInt8]
+    do {
+      bytes = Array(try encoder.encode(index))
+    } catch {
+      throw .malformedJSON(path: indexPath, reason: "cannot encode: \(error)")
+    }
+    try FileIO.writeAtomically(bytes, to: indexPath, directory: root)
+  }
+
+  /// Read-modify-write of `index.json` under an exclusive lock (`flock` on a file in the
+  /// ingest directory), so concurrent updates from tasks or processes do not lose entries.
+  public func updateIndex<R>(
+    _ change: (inout ImageIndex) throws(BlobstoreError) -> R
+  ) throws(BlobstoreError) -> R {
+    try withIndexLock { () throws(BlobstoreError) -> R in
+      var index = try readIndex()
+      let result = try change(&index)
+      try writeIndex(index)
+      return result
+    }
+  }
+
+  /// Adds an image entry, replacing any entry with the same reference. Sets both
+  /// `org.opencontainers.image.ref.name` and `io.containerd.image.name` (SPEC 1.2) on top of
+  /// the descriptor's own annotations (e.g. `io.kubekey.upstream.digest`).
+  public func putImage(_ descriptor: Descriptor, reference: String) throws(BlobstoreError) {
+    var entry = descriptor
+    var annotations = entry.annotations ?? [:]
+    annotations[AnnotationKey.refName] = reference
+    annotations[AnnotationKey.containerdImageName] = reference
+    entry.annotations = annotations
+    try putEntry(entry)
+  }
+
+  /// Adds an entry, replacing the one it supersedes: the same ref name for images, the same
+  /// `io.kubekey.path` for files. Other entries keep their order; new ones are appended.
+  public func putEntry(_ entry: Descriptor) throws(BlobstoreError) {
+    try updateIndex { (index: inout ImageIndex) throws(BlobstoreError) in
+      let key = Self.entryKey(entry)
+      if let key, let position = index.manifests.firstIndex(where: { Self.entryKey($0) == key }) {
+        index.manifests[position] = entry
+        index.manifests.removeAll { $0 != entry && Self.entryKey($0) == key }
+      } else if !index.manifests.contains(entry) {
+        index.manifests.append(entry)
+      }
+    }
+  }
+
+  /// Removes the image entry with this reference; returns whether there was one.
+  /// Its blobs stay until `collectGarbage()`.
+  @discardableResult
+  public func removeImage(reference: String) throws(BlobstoreError) -> Bool {
+    try updateIndex { (index: inout ImageIndex) throws(BlobstoreError) -> Bool in
+      let before = index.manifests.count
+      index.manifests.removeAll { $0.annotation(AnnotationKey.refName) == reference }
+      return index.manifests.count != before
+    }
+  }
+
+  /// The image entries of `index.json` (those with a ref name), in order.
+  public func images() throws(BlobstoreError) -> [IndexImage] {
+    try readIndex().manifests.compactMap { entry in
+      entry.annotation(AnnotationKey.refName).map { IndexImage(reference: $0, descriptor: entry) }
+    }
+  }
+
+  /// What identifies an entry for replacement: ref name for images, path for files.
+  static func entryKey(_ entry: Descriptor) -> String? {
+    if let name = entry.annotation(AnnotationKey.refName) { return "ref:" + name }
+    if let path = entry.annotation(AnnotationKey.path) { return "path:" + path }
+    return nil
+  }
+
+  /// Runs `body` holding an exclusive `flock` on `<root>/.ingest/index.lock`. The lock is
+  /// per open file, so it also serialises threads of one process.
+  func withIndexLock<R>(_ body: () throws(BlobstoreError) -> R) throws(BlobstoreError) -> R {
+    try FileIO.makeDirectory(ingestDirectory)
+    let lockPath = ingestDirectory + "/index.lock"
+    let fd = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw .io(path: lockPath, operation: "open lock", errno: errno) }
+    defer { close(fd) }
+    while flock(fd, LOCK_EX) != 0 {
+      guard errno == EINTR else { throw .io(path: lockPath, operation: "lock", errno: errno) }
+    }
+    defer { flock(fd, LOCK_UN) }
+    return try body()
+  }
+}
