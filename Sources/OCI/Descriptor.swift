@@ -24,6 +24,8 @@ public struct Descriptor: Hashable, Sendable, Codable {
   /// The content itself, embedded (base64 in JSON); must hash to ``digest`` when present.
   public var data: Data?
 
+  /// A descriptor from known parts; kk-created descriptors usually come from
+  /// ``init(mediaType:bytes:)`` or ``ManifestBytes/descriptor`` instead.
   public init(
     mediaType: String, digest: Digest, size: Int64, urls: [String]? = nil,
     annotations: [String: String]? = nil, platform: Platform? = nil,

@@ -14,8 +14,10 @@ public struct ImageIndex: Hashable, Sendable, Codable {
   public var manifests: [Descriptor]
   /// The manifest this index refers to (OCI 1.1 referrers).
   public var subject: Descriptor?
+  /// Free-form metadata on the index as a whole.
   public var annotations: [String: String]?
 
+  /// An index kk builds (a filtered image, index.json); defaults to OCI, schema 2.
   public init(
     schemaVersion: Int = 2, mediaType: String? = MediaType.ociIndex, artifactType: String? = nil,
     manifests: [Descriptor], subject: Descriptor? = nil, annotations: [String: String]? = nil

@@ -18,8 +18,10 @@ public struct ImageManifest: Hashable, Sendable, Codable {
   public var layers: [Descriptor]
   /// The manifest this one refers to (signatures, SBOMs: OCI 1.1 referrers).
   public var subject: Descriptor?
+  /// Free-form metadata (`org.opencontainers.image.created`, source, ...).
   public var annotations: [String: String]?
 
+  /// A manifest kk builds; defaults to OCI, schema 2.
   public init(
     schemaVersion: Int = 2, mediaType: String? = MediaType.ociManifest, artifactType: String? = nil,
     config: Descriptor, layers: [Descriptor], subject: Descriptor? = nil,

@@ -17,6 +17,7 @@ public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {
   /// `os.features` (Windows: `win32k`).
   public var osFeatures: [String]?
 
+  /// A platform from parts, taken as given; call ``normalized()`` before comparing.
   public init(
     os: String = "linux", architecture: String, variant: String? = nil,
     osVersion: String? = nil, osFeatures: [String]? = nil

@@ -105,6 +105,17 @@ import Testing
     #expect(!manifestText.contains("annotations"))
   }
 
+  @Test func decodesForeignLayerURLs() throws {
+    let json =
+      #"{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","#
+      + #""digest":"sha256:\#(Fixtures.hex("d"))","size":1718332879,"#
+      + #""urls":["https://mcr.microsoft.com/v2/windows/servercore/blobs/sha256:\#(Fixtures.hex("d"))"]}"#
+    let layer = try decoder.decode(Descriptor.self, from: json.data)
+    #expect(layer.urls?.count == 1)
+    #expect(layer.size == 1_718_332_879)
+    #expect(MediaType.isNondistributable(layer.mediaType))
+  }
+
   @Test func descriptorRejectsNegativeSize() {
     let json = #"{"mediaType":"x","digest":"sha256:\#(Fixtures.hex("a"))","size":-1}"#
     #expect(throws: DecodingError.self) { try decoder.decode(Descriptor.self, from: json.data) }
