@@ -47,6 +47,12 @@ enum YAMLDocument {
       if let context {
         message += " (\(context.text) at \(context.mark.line):\(context.mark.column))"
       }
+      if problem == "but found another document" {
+        message =
+          "the file holds more than one YAML document ('---'); a manifest is a single document"
+      } else if character(at: mark, in: yaml) == "\t" {
+        message += "; YAML cannot be indented with tabs, use spaces"
+      }
       reader.error(message, at: mark)
     case .reader(let problem, let offset, _, _):
       let place = offset.map { position(atUTF8Offset: $0, in: yaml) }
@@ -60,6 +66,23 @@ enum YAMLDocument {
     default:
       reader.error("cannot read YAML: \(yamlError)", at: nil)
     }
+  }
+
+  /// The character at a libyaml mark (1-based line and Unicode-scalar column), if any.
+  static func character(at mark: Mark, in text: String) -> Unicode.Scalar? {
+    var line = 1
+    var column = 1
+    for scalar in text.unicodeScalars {
+      if line == mark.line && column == mark.column { return scalar }
+      if scalar == "\n" {
+        if line == mark.line { return nil }
+        line += 1
+        column = 1
+      } else {
+        column += 1
+      }
+    }
+    return nil
   }
 
   static func position(atUTF8Offset offset: Int, in text: String) -> (line: Int, column: Int) {
