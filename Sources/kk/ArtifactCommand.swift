@@ -5,6 +5,6 @@ struct ArtifactCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "artifact",
     abstract: "Export, verify, inspect and push offline artifacts.",
-    subcommands: []
+    subcommands: [ArtifactVerifyCommand.self, ArtifactInspectCommand.self]
   )
 }
