@@ -33,11 +33,9 @@ extension BlobStore {
   /// a crash leaves the old or the new table of contents, never a torn one. Keys are
   /// sorted so the same index always produces the same bytes (and the same top digest).
   public func writeIndex(_ index: ImageIndex) throws(BlobstoreError) {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     let bytes: [UInt8]
     do {
-      bytes = Array(try encoder.encode(index))
+      bytes = try CanonicalJSON.encode(index)
     } catch {
       throw .malformedJSON(path: indexPath, reason: "cannot encode: \(error)")
     }

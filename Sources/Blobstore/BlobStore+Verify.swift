@@ -124,7 +124,7 @@ extension BlobStore {
       } catch {
         return .unusable(error.description)
       }
-      guard digest.algorithm == .sha256, SHA256Hasher.digest(bytes) == digest else {
+      guard (try? Digest.compute(digest.algorithm, over: bytes)) == digest else {
         return .unusable("content does not match its digest; run verify")
       }
       return .bytes(bytes)

@@ -47,7 +47,10 @@ public enum LayoutVerifier {
     var platforms = Set<String>()
     for node in walk.nodes {
       guard let digest = node.descriptor.digest else { continue }
-      if let platform = node.descriptor.platform { platforms.insert(platform) }
+      // buildx attestation manifests carry `unknown/unknown`: not a platform the bundle serves.
+      if let platform = node.descriptor.platformValue, platform.os != "unknown" {
+        platforms.insert(platform.description)
+      }
       let file = LayoutGraph.blobFile(digest)
       guard let facts = snapshot.blobs[digest] else {
         // Foreign layers (with urls) and subjects may legitimately live elsewhere.
