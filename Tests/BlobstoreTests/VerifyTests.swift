@@ -234,3 +234,66 @@ struct VerifyTests {
     #expect(LayoutSnapshot.classify(path: "README") == .other)
   }
 }
+
+@Suite("Blobstore graph edge cases")
+struct GraphEdgeCaseTests {
+  @Test func referrersUnknownTypesAndForeignLayers() throws {
+    let fixture = try LayoutFixture()
+    defer { fixture.dir.remove() }
+    let store = fixture.store
+    let empty = try LayoutFixture.put(store, Array("{}".utf8))
+    let sbom = try LayoutFixture.put(store, Array(#"{"spdxVersion":"SPDX-2.3"}"#.utf8))
+    let single = fixture.singleManifest
+    // An OCI 1.1 referrer: artifactType, empty config, subject = the busybox manifest.
+    let referrer = try LayoutFixture.put(
+      store,
+      Array(
+        #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/spdx+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"\#(empty.digest)","size":2},"layers":[{"mediaType":"application/spdx+json","digest":"\#(sbom.digest)","size":\#(sbom.size)}],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\#(single.digest)","size":\#(single.size)}}"#
+          .utf8))
+    // A Windows-style foreign layer that is (legitimately) not in the layout.
+    let foreignDigest = SHA256Hasher.digest(Array("foreign".utf8))
+    let windows = try LayoutFixture.put(
+      store,
+      Array(
+        #"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"\#(fixture.configs[0].digest)","size":\#(fixture.configs[0].size)},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"\#(foreignDigest)","size":7,"urls":["https://example.invalid/layer"]}]}"#
+          .utf8))
+    try fixture.writeIndex { text in
+      text.replacingOccurrences(
+        of: "]}",
+        with:
+          #",{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\#(referrer.digest)","size":\#(referrer.size)},"#
+          + #"{"mediaType":"application/vnd.example.unknown+json","digest":"\#(sbom.digest)","size":\#(sbom.size)},"#
+          + #"{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"\#(windows.digest)","size":\#(windows.size),"annotations":{"org.opencontainers.image.ref.name":"example.com/win:1"}}]}"#
+      )
+    }
+    let report = try store.verify()
+    #expect(report.errors.isEmpty, "\(report.errors)")
+    #expect(report.warnings.count == 1, "\(report.warnings)")
+    #expect(report.warnings.first?.kind == .missing)
+    #expect(report.warnings.first?.digest == foreignDigest)
+    #expect(report.warnings.first?.context == "layer 1 of example.com/win:1 (linux/amd64)")
+
+    let walk = try store.walk()
+    let subject = walk.nodes.first { $0.role == .subject }
+    #expect(subject?.descriptor.digest == single.digest)
+    #expect(subject?.firstVisit == false, "busybox was already walked from its own entry")
+    #expect(walk.nodes.contains { $0.role == .other && $0.descriptor.digest == sbom.digest })
+    #expect(
+      walk.nodes.first { $0.descriptor.digest == referrer.digest }?.descriptor.descriptor?.size
+        == Int64(referrer.size))
+  }
+
+  @Test func sha512BlobIsReportedUnverifiedNotCorrupt() throws {
+    let fixture = try LayoutFixture()
+    defer { fixture.dir.remove() }
+    let hex = String(repeating: "ab", count: 64)
+    let directory = fixture.store.root + "/blobs/sha512"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    try Data("x".utf8).write(to: URL(fileURLWithPath: directory + "/" + hex))
+    try Data("y".utf8).write(to: URL(fileURLWithPath: directory + "/not-a-digest"))
+    let report = try fixture.store.verify()
+    #expect(report.isValid)
+    #expect(report.warnings.map(\.kind) == [.unreferenced(size: 1), .strayFile])
+    #expect(report.warnings.last?.file == "blobs/sha512/not-a-digest")
+  }
+}
