@@ -83,6 +83,16 @@ public final class TestRegistry: @unchecked Sendable {
     return flags
   }
 
+  /// The manifest or index bytes stored for `repositoryAndTag` (or `repository@digest`),
+  /// read with `skopeo inspect --raw`: an independent client's view of what kk pushed.
+  public func rawManifest(_ repositoryAndTag: String) async throws -> Data {
+    try await ProcessRunner.checked(
+      "skopeo",
+      ["inspect", "--raw"] + skopeoFlags(.inspect) + [dockerReference(repositoryAndTag)],
+      timeout: .seconds(120)
+    ).stdoutData
+  }
+
   private init(
     mode: Mode, port: UInt16, scratch: TemporaryDirectory, registry: GuardedProcess,
     tokenServer: GuardedProcess?, caCertPath: String?, credentials: Credentials?,

@@ -172,12 +172,12 @@ struct FixtureTests {
     try await withTestRegistry(mode) { registry in
       try await TestImages.push(images, to: registry)
       for image in images.images {
-        let raw = try await ProcessRunner.checked(
-          "skopeo",
-          ["inspect", "--raw"] + registry.skopeoFlags(.inspect) + [
-            registry.dockerReference(image.ref)
-          ])
-        #expect(SHA256Hasher.digest(raw.stdoutData) == image.digest)
+        let raw = try await registry.rawManifest(image.ref)
+        #expect(SHA256Hasher.digest(raw) == image.digest)
+        for manifest in image.manifests {
+          let bytes = try await registry.rawManifest("\(image.repository)@\(manifest.digest)")
+          #expect(SHA256Hasher.digest(bytes) == manifest.digest)
+        }
       }
       if mode == .token {
         // The pull-only account may read but not push.
