@@ -1,3 +1,4 @@
+import OCI
 import Yams
 
 extension ClusterRegistryConfig {
@@ -113,4 +114,25 @@ func isRepositoryComponent(_ value: String) -> Bool {
     last.isASCII && (last.isLowercase || last.isNumber)
   else { return false }
   return value.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || "._-".contains($0)) }
+}
+
+extension ClusterRegistryConfig {
+  /// Where `image` goes when pushed to ``privateRegistry``, following KubeKey: the host, then
+  /// the registry's path (a Harbor project) if any, then ``namespaceOverride`` plus the image's
+  /// last path component, or else the image's whole repository path.
+  ///
+  /// `docker.io/calico/cni:v3.23.2` → `dockerhub.kubekey.local/calico/cni:v3.23.2`; with
+  /// `namespaceOverride: kubesphereio` → `dockerhub.kubekey.local/kubesphereio/cni:v3.23.2`.
+  /// Tag and digest are kept. `nil` when the config names no private registry.
+  public func pushTarget(for image: Reference) throws(OCIError) -> Reference? {
+    guard let privateRegistry else { return nil }
+    var path = image.repository
+    if let namespaceOverride {
+      let last = image.repository.split(separator: "/").last.map(String.init) ?? path
+      path = "\(namespaceOverride)/\(last)"
+    }
+    if let prefix = privateRegistry.path { path = "\(prefix)/\(path)" }
+    return try Reference(
+      registry: privateRegistry.host, repository: path, tag: image.tag, digest: image.digest)
+  }
 }
