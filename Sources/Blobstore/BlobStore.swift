@@ -154,8 +154,8 @@ public struct BlobStore: Sendable {
   }
 
   /// Stores a local file that must hash to `digest` (and be `size` bytes, when given).
-  /// Pass `expecting: nil` to store whatever the file contains and learn its digest.
-  /// A no-op when the blob is already present.
+  /// Pass `expecting: nil` to store whatever the file contains and learn its digest
+  /// (`size` is then ignored). A no-op when the blob is already present.
   @discardableResult
   public func ingest(
     file source: String, expecting digest: Digest?, size: Int64? = nil, mode: FileIngestMode = .copy
@@ -163,6 +163,7 @@ public struct BlobStore: Sendable {
     guard let info = FileIO.fileInfo(source) else {
       throw .io(path: source, operation: "stat", errno: ENOENT)
     }
+    if let digest, digest.algorithm != .sha256 { throw .unsupportedAlgorithm(digest) }
     if let size, size != info.size, let digest {
       let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ioBufferSize, alignment: 16)
       defer { buffer.deallocate() }

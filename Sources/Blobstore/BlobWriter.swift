@@ -70,7 +70,8 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
   }
 
   /// Hashes and stores the next bytes of the blob. Throws as soon as the stream exceeds
-  /// the expected size, so a lying server cannot fill the disk.
+  /// the expected size, so a lying server cannot fill the disk. Any error ends the ingest
+  /// (the temp file is removed); start a new writer to try again.
   public func write(_ bytes: UnsafeRawBufferPointer) throws {
     try locked { () throws(BlobstoreError) in
       guard !closed else { throw .writerClosed(expected) }
@@ -87,7 +88,15 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
           from: bytes.baseAddress! + offset, byteCount: take)
         buffered += take
         offset += take
-        if buffered == ioBufferSize { try flushLocked() }
+        if buffered == ioBufferSize {
+          do throws(BlobstoreError) {
+            try flushLocked()
+          } catch {
+            // The hash already covers bytes the file lacks: this writer can never commit.
+            abandonLocked()
+            throw error
+          }
+        }
       }
     }
   }
@@ -100,7 +109,12 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
       buffered = 0
       total = 0
       hasher = SHA256Hasher()
-      try FileIO.truncate(fd, path: tempPath)
+      do throws(BlobstoreError) {
+        try FileIO.truncate(fd, path: tempPath)
+      } catch {
+        abandonLocked()
+        throw error
+      }
     }
   }
 
