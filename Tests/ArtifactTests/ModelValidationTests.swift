@@ -155,6 +155,14 @@ import Testing
       ]
     ),
     (
+      "  arches: [amd64]\n  kubernetesDistributions:\n  - type: k3s\n    version: v1.27.9\n"
+        + "    sha256:\n      kubeadm: {amd64: " + String(repeating: "b", count: 64) + "}\n",
+      [
+        "11:7 W spec.kubernetesDistributions[0].sha256.kubeadm: a k3s distribution has no "
+          + "kubeadm binary (it has k3s); the value is unused", "(strict)",
+      ]
+    ),
+    (
       "  arches: [amd64]\n  images: [busybox]\n  arches: [arm64]\n",
       [
         "6:3 key 'arches' appears more than once in the same mapping (first occurrence "

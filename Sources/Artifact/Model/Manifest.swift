@@ -98,18 +98,27 @@ public struct KubernetesDistribution: Hashable, Sendable {
     case kubernetes
     case k3s
     case k8e
+
+    /// The binaries this distribution installs, which a manifest may pin sha256 values for.
+    public var binaries: [String] {
+      switch self {
+      case .kubernetes: return ["kubeadm", "kubelet", "kubectl"]
+      case .k3s: return ["k3s"]
+      case .k8e: return ["k8e"]
+      }
+    }
   }
 
   public var type: Kind
   /// `v1.21.5`.
   public var version: String
-  /// Optional pinned checksums: binary (`kubeadm`, `kubelet`, `kubectl`, `k3s`) → arch →
+  /// Optional pinned checksums: binary (`kubeadm`, `kubelet`, `kubectl`, `k3s`, `k8e`) → arch →
   /// sha256. They let a bundle carry versions missing from the built-in checksum table
   /// (KubeKey refused those: "No SHA256 found for kubeadm").
   public var sha256: [String: [Arch: Digest]]
 
   /// Binary names that may carry a pinned checksum.
-  public static let binaries = ["kubeadm", "kubelet", "kubectl", "k3s"]
+  public static let binaries = ["kubeadm", "kubelet", "kubectl", "k3s", "k8e"]
 
   public init(type: Kind, version: String, sha256: [String: [Arch: Digest]] = [:]) {
     self.type = type

@@ -146,7 +146,8 @@ private struct SpecDecoder {
       && manifest.components.isEmpty && manifest.operatingSystems.isEmpty
     {
       reader.warning(
-        "the manifest lists nothing to bundle (no images, distributions, components or operatingSystems)",
+        "the manifest lists nothing to bundle (no images, distributions, components or "
+          + "operatingSystems)",
         at: spec.mark)
     }
   }
@@ -157,8 +158,8 @@ private struct SpecDecoder {
         "spec.arches is missing; list at least one of \(Arch.knownList)", at: spec.mark)
       return []
     }
-    let items = reader.sequence(field.value, path: "spec.arches") ?? []
-    if items.isEmpty && !reader.hasErrors {
+    guard let items = reader.sequence(field.value, path: "spec.arches") else { return [] }
+    if items.isEmpty {
       reader.error(
         "spec.arches is empty; list at least one of \(Arch.knownList)",
         at: field.value.mark ?? field.key.mark)
@@ -289,6 +290,12 @@ private struct SpecDecoder {
         }
       }
       guard let kind, let version else { continue }
+      for binary in sums.keys where !kind.binaries.contains(binary) {
+        reader.warning(
+          "\(path).sha256.\(binary): a \(kind.rawValue) distribution has no \(binary) binary "
+            + "(it has \(kind.binaries.joined(separator: ", "))); the value is unused",
+          at: binaryKeyMark(fields, binary))
+      }
       let distribution = KubernetesDistribution(type: kind, version: version, sha256: sums)
       if let same = result.firstIndex(where: { $0.type == kind && $0.version == version }) {
         if result[same].sha256.isEmpty { result[same].sha256 = sums }
@@ -299,6 +306,12 @@ private struct SpecDecoder {
       result.append(distribution)
     }
     return result
+  }
+
+  /// The mark of key `binary` under the entry's `sha256` mapping.
+  func binaryKeyMark(_ fields: [String: (key: Node, value: Node)], _ binary: String) -> Mark? {
+    guard case .mapping(let mapping)? = fields["sha256"]?.value else { return nil }
+    return mapping.first { $0.key.string == binary }?.key.mark
   }
 
   /// Parses each entry with `OCI.Reference` (Docker's normalisation; digests allowed) and

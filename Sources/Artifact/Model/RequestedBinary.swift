@@ -43,13 +43,7 @@ extension KubeKeyManifest {
   public var requestedBinaries: [RequestedBinary] {
     var result: [RequestedBinary] = []
     for distribution in kubernetesDistributions {
-      let ids: [String]
-      switch distribution.type {
-      case .kubernetes: ids = ["kubeadm", "kubelet", "kubectl"]
-      case .k3s: ids = ["k3s"]
-      case .k8e: ids = ["k8e"]
-      }
-      for id in ids {
+      for id in distribution.type.binaries {
         for arch in arches {
           result.append(
             RequestedBinary(
