@@ -42,4 +42,14 @@ static inline CURLcode kk_curl_getinfo_string(CURL *h, CURLINFO i, char **v) {
 static inline CURLSHcode kk_curl_share_setopt_long(CURLSH *s, CURLSHoption o, long v) {
     return curl_share_setopt(s, o, v);
 }
+/* Blob options (CA bundle in memory): curl copies the bytes, so the caller's buffer may go. */
+static inline CURLcode kk_curl_setopt_blob(CURL *h, CURLoption o, const void *data, size_t len) {
+    struct curl_blob blob;
+    blob.data = (void *)data;
+    blob.len = len;
+    blob.flags = CURL_BLOB_COPY;
+    return curl_easy_setopt(h, o, &blob);
+}
+/* CURL_READFUNC_ABORT is a macro Swift cannot see. */
+static inline size_t kk_curl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }
 #endif
