@@ -1,14 +1,14 @@
 /// One entry of a registry's error document, `{"errors":[{"code","message","detail"}]}`.
 public struct RegistryErrorEntry: Sendable, Equatable, Decodable {
-    public var code: String
-    public var message: String?
+  public var code: String
+  public var message: String?
 
-    /// Parses an error body; empty when the body is not an error document (an HTML page from
-    /// a proxy, say), in which case the status alone tells what happened.
-    static func parse(_ body: [UInt8]) -> [RegistryErrorEntry] {
-        struct Document: Decodable { var errors: [RegistryErrorEntry]? }
-        return (try? JSONDecoding.decode(Document.self, from: body))?.errors ?? []
-    }
+  /// Parses an error body; empty when the body is not an error document (an HTML page from
+  /// a proxy, say), in which case the status alone tells what happened.
+  static func parse(_ body: [UInt8]) -> [RegistryErrorEntry] {
+    struct Document: Decodable { var errors: [RegistryErrorEntry]? }
+    return (try? JSONDecoding.decode(Document.self, from: body))?.errors ?? []
+  }
 }
 
 /// Everything the registry client reports, each case worded as what to do next.
@@ -16,88 +16,93 @@ public struct RegistryErrorEntry: Sendable, Equatable, Decodable {
 /// One enum for the whole client so callers (`kk image copy`, the artifact push) can tell a
 /// wrong password from a missing tag from a broken network without parsing messages.
 public enum RegistryError: Error, Sendable, CustomStringConvertible {
-    /// 401 after trying the credentials we have (or having none).
-    case unauthorized(host: String, repository: String?, detail: String?)
-    /// 403: authenticated, but not allowed (no push right, or a Harbor project missing).
-    case denied(host: String, repository: String, detail: String?)
-    /// The tag or digest does not exist in the repository.
-    case manifestUnknown(host: String, repository: String, reference: String)
-    /// The repository does not exist.
-    case nameUnknown(host: String, repository: String)
-    /// A blob the caller asked for is not in the repository.
-    case blobUnknown(host: String, repository: String, digest: Digest)
-    /// Bytes received did not hash to the digest that names them.
-    case digestMismatch(what: String, expected: Digest, actual: Digest)
-    /// Bytes received were not the size the descriptor promised.
-    case sizeMismatch(what: String, expected: Int64, actual: Int64)
-    /// The server certificate did not verify.
-    case tlsVerification(host: String, detail: String)
-    /// Another TLS failure: handshake, client certificate, HTTP spoken to an HTTPS port.
-    case tls(host: String, detail: String)
-    /// The network failed and retries did not help.
-    case connection(host: String, detail: String, attempts: Int)
-    /// The registry refused the request in a way not listed above.
-    case registry(host: String, method: String, path: String, status: Int, errors: [RegistryErrorEntry])
-    /// The registry answered something that breaks the protocol.
-    case invalidResponse(host: String, detail: String)
-    /// A manifest kind kk does not handle (Docker schema 1).
-    case unsupported(String)
-    /// Reading the upload source or writing the download sink failed on this machine.
-    case local(String)
-    /// A credentials file could not be read.
-    case credentials(path: String, detail: String)
+  /// 401 after trying the credentials we have (or having none).
+  case unauthorized(host: String, repository: String?, detail: String?)
+  /// 403: authenticated, but not allowed (no push right, or a Harbor project missing).
+  case denied(host: String, repository: String, detail: String?)
+  /// The tag or digest does not exist in the repository.
+  case manifestUnknown(host: String, repository: String, reference: String)
+  /// The repository does not exist.
+  case nameUnknown(host: String, repository: String)
+  /// A blob the caller asked for is not in the repository.
+  case blobUnknown(host: String, repository: String, digest: Digest)
+  /// Bytes received did not hash to the digest that names them.
+  case digestMismatch(what: String, expected: Digest, actual: Digest)
+  /// Bytes received were not the size the descriptor promised.
+  case sizeMismatch(what: String, expected: Int64, actual: Int64)
+  /// The server certificate did not verify.
+  case tlsVerification(host: String, detail: String)
+  /// Another TLS failure: handshake, client certificate, HTTP spoken to an HTTPS port.
+  case tls(host: String, detail: String)
+  /// The network failed and retries did not help.
+  case connection(host: String, detail: String, attempts: Int)
+  /// The registry refused the request in a way not listed above.
+  case registry(
+    host: String, method: String, path: String, status: Int, errors: [RegistryErrorEntry])
+  /// The registry answered something that breaks the protocol.
+  case invalidResponse(host: String, detail: String)
+  /// A manifest kind kk does not handle (Docker schema 1).
+  case unsupported(String)
+  /// Reading the upload source or writing the download sink failed on this machine.
+  case local(String)
+  /// A credentials file could not be read.
+  case credentials(path: String, detail: String)
 
-    public var description: String {
-        switch self {
-        case .unauthorized(let host, let repository, let detail):
-            let what = repository.map { " to \($0)" } ?? ""
-            return "unauthorized: access\(what) on \(host) was refused\(Self.suffix(detail)); "
-                + "check the credentials for \(host) in config-sample.yaml (registry.auths) or "
-                + "~/.docker/config.json, or pass --src-creds/--dest-creds USER:PASSWORD"
-        case .denied(let host, let repository, let detail):
-            return "denied: \(host) refused access to \(repository)\(Self.suffix(detail)); the account needs "
-                + "pull (and for a push, push) rights, and on Harbor the project must exist"
-        case .manifestUnknown(let host, let repository, let reference):
-            let sep = reference.contains(":") ? "@" : ":"
-            return "manifest unknown: \(repository)\(sep)\(reference) does not exist on \(host); "
-                + "check the image name and tag"
-        case .nameUnknown(let host, let repository):
-            return "repository unknown: \(repository) does not exist on \(host); check the image name"
-        case .blobUnknown(let host, let repository, let digest):
-            return "blob unknown: \(digest) is not in \(repository) on \(host); the image is incomplete "
-                + "on the registry, push it again"
-        case .digestMismatch(let what, let expected, let actual):
-            return "digest mismatch for \(what): expected \(expected), got \(actual); the registry or a "
-                + "proxy served different bytes, nothing was kept"
-        case .sizeMismatch(let what, let expected, let actual):
-            return "size mismatch for \(what): expected \(expected) bytes, got \(actual); nothing was kept"
-        case .tlsVerification(let host, let detail):
-            return "TLS: the certificate of \(host) did not verify (\(detail)); pass its CA with "
-                + "--src-cert-dir/--dest-cert-dir or certsPath (a directory with ca.crt), or "
-                + "--dest-tls-verify=false / skipTLSVerify: true if you trust the network"
-        case .tls(let host, let detail):
-            return "TLS with \(host) failed (\(detail)); if the registry speaks plain HTTP set plainHTTP: true "
-                + "or --dest-tls-verify=false, and check the client certificate in certsPath"
-        case .connection(let host, let detail, let attempts):
-            return "cannot reach \(host) (\(detail)) after \(attempts) attempt(s); check that the registry "
-                + "is running and reachable, and the HTTPS_PROXY/NO_PROXY settings"
-        case .registry(let host, let method, let path, let status, let errors):
-            let text = errors.map { "\($0.code): \($0.message ?? "")" }.joined(separator: "; ")
-            return "\(host) answered \(status) to \(method) \(path)"
-                + (text.isEmpty ? "" : " (\(text))")
-        case .invalidResponse(let host, let detail):
-            return "\(host) sent an invalid response: \(detail)"
-        case .unsupported(let detail):
-            return detail
-        case .local(let detail):
-            return detail
-        case .credentials(let path, let detail):
-            return "cannot read credentials from \(path): \(detail); fix or remove the file"
-        }
+  public var description: String {
+    switch self {
+    case .unauthorized(let host, let repository, let detail):
+      let what = repository.map { " to \($0)" } ?? ""
+      return "unauthorized: access\(what) on \(host) was refused\(Self.suffix(detail)); "
+        + "check the credentials for \(host) in config-sample.yaml (registry.auths) or "
+        + "~/.docker/config.json, or pass --src-creds/--dest-creds USER:PASSWORD"
+    case .denied(let host, let repository, let detail):
+      return
+        "denied: \(host) refused access to \(repository)\(Self.suffix(detail)); the account needs "
+        + "pull (and for a push, push) rights, and on Harbor the project must exist"
+    case .manifestUnknown(let host, let repository, let reference):
+      let sep = reference.contains(":") ? "@" : ":"
+      return "manifest unknown: \(repository)\(sep)\(reference) does not exist on \(host); "
+        + "check the image name and tag"
+    case .nameUnknown(let host, let repository):
+      return "repository unknown: \(repository) does not exist on \(host); check the image name"
+    case .blobUnknown(let host, let repository, let digest):
+      return "blob unknown: \(digest) is not in \(repository) on \(host); the image is incomplete "
+        + "on the registry, push it again"
+    case .digestMismatch(let what, let expected, let actual):
+      return "digest mismatch for \(what): expected \(expected), got \(actual); the registry or a "
+        + "proxy served different bytes, nothing was kept"
+    case .sizeMismatch(let what, let expected, let actual):
+      return
+        "size mismatch for \(what): expected \(expected) bytes, got \(actual); nothing was kept"
+    case .tlsVerification(let host, let detail):
+      return "TLS: the certificate of \(host) did not verify (\(detail)); pass its CA with "
+        + "--src-cert-dir/--dest-cert-dir or certsPath (a directory with ca.crt), or "
+        + "--dest-tls-verify=false / skipTLSVerify: true if you trust the network"
+    case .tls(let host, let detail):
+      return
+        "TLS with \(host) failed (\(detail)); if the registry speaks plain HTTP set plainHTTP: true "
+        + "or --dest-tls-verify=false, and check the client certificate in certsPath"
+    case .connection(let host, let detail, let attempts):
+      return
+        "cannot reach \(host) (\(detail)) after \(attempts) attempt(s); check that the registry "
+        + "is running and reachable, and the HTTPS_PROXY/NO_PROXY settings"
+    case .registry(let host, let method, let path, let status, let errors):
+      let text = errors.map { "\($0.code): \($0.message ?? "")" }.joined(separator: "; ")
+      return "\(host) answered \(status) to \(method) \(path)"
+        + (text.isEmpty ? "" : " (\(text))")
+    case .invalidResponse(let host, let detail):
+      return "\(host) sent an invalid response: \(detail)"
+    case .unsupported(let detail):
+      return detail
+    case .local(let detail):
+      return detail
+    case .credentials(let path, let detail):
+      return "cannot read credentials from \(path): \(detail); fix or remove the file"
     }
+  }
 
-    private static func suffix(_ detail: String?) -> String {
-        guard let detail, !detail.isEmpty else { return "" }
-        return " (\(detail))"
-    }
+  private static func suffix(_ detail: String?) -> String {
+    guard let detail, !detail.isEmpty else { return "" }
+    return " (\(detail))"
+  }
 }

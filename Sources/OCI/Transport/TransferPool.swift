@@ -2,42 +2,42 @@ import Foundation
 
 /// A FIFO of transfer jobs shared by the pool's threads.
 private final class JobQueue: @unchecked Sendable {
-    typealias Job = (CurlEasy?) -> Void
-    private let condition = NSCondition()
-    private var jobs: [Job] = []
-    private var head = 0
-    private var closed = false
+  typealias Job = (CurlEasy?) -> Void
+  private let condition = NSCondition()
+  private var jobs: [Job] = []
+  private var head = 0
+  private var closed = false
 
-    func push(_ job: @escaping Job) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        guard !closed else { return false }
-        jobs.append(job)
-        condition.signal()
-        return true
-    }
+  func push(_ job: @escaping Job) -> Bool {
+    condition.lock()
+    defer { condition.unlock() }
+    guard !closed else { return false }
+    jobs.append(job)
+    condition.signal()
+    return true
+  }
 
-    /// The next job, or nil once the queue is closed and drained.
-    func pop() -> Job? {
-        condition.lock()
-        defer { condition.unlock() }
-        while head == jobs.count && !closed { condition.wait() }
-        guard head < jobs.count else { return nil }
-        let job = jobs[head]
-        head += 1
-        if head > 64 && head * 2 > jobs.count {
-            jobs.removeFirst(head)
-            head = 0
-        }
-        return job
+  /// The next job, or nil once the queue is closed and drained.
+  func pop() -> Job? {
+    condition.lock()
+    defer { condition.unlock() }
+    while head == jobs.count && !closed { condition.wait() }
+    guard head < jobs.count else { return nil }
+    let job = jobs[head]
+    head += 1
+    if head > 64 && head * 2 > jobs.count {
+      jobs.removeFirst(head)
+      head = 0
     }
+    return job
+  }
 
-    func close() {
-        condition.lock()
-        closed = true
-        condition.broadcast()
-        condition.unlock()
-    }
+  func close() {
+    condition.lock()
+    closed = true
+    condition.broadcast()
+    condition.unlock()
+  }
 }
 
 /// A bounded set of threads that run blocking curl transfers.
@@ -47,46 +47,47 @@ private final class JobQueue: @unchecked Sendable {
 /// transfers run on `threads` dedicated threads, which also bounds how many run at once
 /// (`--parallel`), and each thread reuses one easy handle so connections stay open.
 public final class TransferPool: Sendable {
-    private let queue = JobQueue()
-    public let threadCount: Int
+  private let queue = JobQueue()
+  public let threadCount: Int
 
-    public init(threads: Int = 4, options: TransportOptions = TransportOptions()) {
-        threadCount = max(1, threads)
-        for index in 0..<threadCount {
-            let queue = self.queue
-            let thread = Thread {
-                let easy = CurlEasy(options: options)
-                while let job = queue.pop() { job(easy) }
-            }
-            thread.name = "kk-transfer-\(index)"
-            thread.stackSize = 1 << 20
-            thread.start()
-        }
+  public init(threads: Int = 4, options: TransportOptions = TransportOptions()) {
+    threadCount = max(1, threads)
+    for index in 0..<threadCount {
+      let queue = self.queue
+      let thread = Thread {
+        let easy = CurlEasy(options: options)
+        while let job = queue.pop() { job(easy) }
+      }
+      thread.name = "kk-transfer-\(index)"
+      thread.stackSize = 1 << 20
+      thread.start()
     }
+  }
 
-    deinit { queue.close() }
+  deinit { queue.close() }
 
-    /// Runs `request` on a pool thread and resumes when it has completed.
-    ///
-    /// Throws `TransportError` for failures below HTTP, or whatever the request's sink or
-    /// source threw. Any HTTP status is a successful exchange here.
-    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
-            let accepted = queue.push { easy in
-                guard let easy else {
-                    continuation.resume(
-                        throwing: TransportError(
-                            kind: .other, curlCode: 0, message: "libcurl could not be initialised",
-                            url: request.url))
-                    return
-                }
-                continuation.resume(with: Result { try easy.perform(request) })
-            }
-            if !accepted {
-                continuation.resume(
-                    throwing: TransportError(
-                        kind: .other, curlCode: 0, message: "transfer pool is shut down", url: request.url))
-            }
+  /// Runs `request` on a pool thread and resumes when it has completed.
+  ///
+  /// Throws `TransportError` for failures below HTTP, or whatever the request's sink or
+  /// source threw. Any HTTP status is a successful exchange here.
+  public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    try await withCheckedThrowingContinuation {
+      (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+      let accepted = queue.push { easy in
+        guard let easy else {
+          continuation.resume(
+            throwing: TransportError(
+              kind: .other, curlCode: 0, message: "libcurl could not be initialised",
+              url: request.url))
+          return
         }
+        continuation.resume(with: Result { try easy.perform(request) })
+      }
+      if !accepted {
+        continuation.resume(
+          throwing: TransportError(
+            kind: .other, curlCode: 0, message: "transfer pool is shut down", url: request.url))
+      }
     }
+  }
 }

@@ -1,0 +1,237 @@
+import Foundation
+
+/// What `pushBlob` had to do.
+public enum BlobPushResult: Sendable, Equatable {
+  /// The repository already had it (HEAD said so): nothing sent.
+  case existed
+  /// The registry linked it from another repository: nothing sent.
+  case mounted
+  /// The bytes were uploaded.
+  case uploaded
+}
+
+/// Hands out exactly `length` bytes of an underlying source, and fails if it ends sooner,
+/// so curl never waits for body bytes that will not come.
+final class ExactSource: ByteSource, @unchecked Sendable {
+  private let base: any ByteSource
+  private let remaining: Locked<Int64>
+  private let what: String
+
+  init(_ base: any ByteSource, length: Int64, what: String) {
+    self.base = base
+    remaining = Locked(length)
+    self.what = what
+  }
+
+  func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    let left = remaining.withLock { $0 }
+    guard left > 0 else { return 0 }
+    let window = UnsafeMutableRawBufferPointer(
+      rebasing: buffer[0..<Int(min(Int64(buffer.count), left))])
+    let n = try base.read(into: window)
+    guard n > 0 else { throw RegistryError.local("\(what) ended \(left) bytes early") }
+    remaining.withLock { $0 -= Int64(n) }
+    return n
+  }
+}
+
+extension RegistryClient {
+  static func uploadsPath(_ repository: String) -> String { "/v2/\(repository)/blobs/uploads/" }
+
+  /// Uploads a blob unless the repository has it, trying a cross-repository mount from
+  /// `mountFrom` first (same registry).
+  ///
+  /// `open` gives a fresh source over the blob's bytes for each attempt: a failed upload
+  /// restarts from a new session. Blobs below `options.chunkedUploadThreshold` go in one
+  /// streamed PUT, larger ones (or any, once the registry refuses a PUT with 413/405) in
+  /// PATCH chunks of at least the registry's `OCI-Chunk-Min-Length`.
+  @discardableResult
+  public func pushBlob(
+    repository: String, descriptor: Descriptor, mountFrom: String? = nil,
+    open: @escaping @Sendable () throws -> any ByteSource
+  ) async throws(RegistryError) -> BlobPushResult {
+    if try await blobPushedSize(repository: repository, digest: descriptor.digest) != nil {
+      return .existed
+    }
+    var session: (String, Int64)?
+    if let from = mountFrom, from != repository {
+      switch try await mount(repository: repository, digest: descriptor.digest, from: from) {
+      case .mounted: return .mounted
+      case .session(let location): session = (location, 0)
+      case .refused: break
+      }
+    }
+    var attempt = 0
+    var chunked = descriptor.size >= options.chunkedUploadThreshold
+    while true {
+      attempt += 1
+      do throws(RegistryError) {
+        let started: (String, Int64)
+        if let open = session {
+          started = open
+        } else {
+          started = try await startUpload(repository: repository)
+        }
+        session = nil
+        try await upload(
+          repository: repository, descriptor: descriptor, location: started.0,
+          minimumChunk: started.1,
+          chunked: chunked, open: open)
+        return .uploaded
+      } catch {
+        // A proxy limiting request size (413) or a registry without monolithic
+        // PUT (405) asks for chunks.
+        if case .registry(_, "PUT", _, let status, _) = error, status == 413 || status == 405,
+          !chunked
+        {
+          chunked = true
+          continue
+        }
+        let retryable: Bool
+        switch error {
+        case .connection, .invalidResponse: retryable = true
+        case .registry(_, _, _, let status, _):
+          retryable = status >= 500 || status == 429 || status == 408
+        default: retryable = false
+        }
+        guard retryable, attempt < options.retry.attempts else { throw error }
+        let wait = options.retry.delay(afterAttempt: attempt, retryAfter: nil)
+        try? await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000))
+      }
+    }
+  }
+
+  /// HEAD under push scope (a push token covers it, saving a token round trip).
+  private func blobPushedSize(repository: String, digest: Digest) async throws(RegistryError)
+    -> Int64?
+  {
+    let path = Self.blobPath(repository, digest)
+    let response = try await perform(
+      Call(
+        method: "HEAD", target: path, scopes: [Self.pushScope(repository)], repository: repository))
+    switch response.status {
+    case 200: return response.headers["Content-Length"].flatMap { Int64($0) } ?? -1
+    case 404: return nil
+    default:
+      throw failure(response, method: "HEAD", path: path, repository: repository, digest: digest)
+    }
+  }
+
+  enum MountOutcome: Equatable {
+    case mounted
+    case session(String)
+    case refused
+  }
+
+  /// `POST ?mount=&from=`: 201 mounted; 202 an upload session (the registry could not
+  /// mount); 401/403/404 (Harbor answers 401 for a source it will not show) means upload.
+  func mount(repository: String, digest: Digest, from: String) async throws(RegistryError)
+    -> MountOutcome
+  {
+    let target = Self.uploadsPath(repository) + "?mount=\(digest)&from=\(from)"
+    let response: HTTPResponse
+    do {
+      response = try await perform(
+        Call(
+          method: "POST", target: target,
+          scopes: [Self.pushScope(repository), Self.pullScope(from)], repository: repository))
+    } catch {
+      switch error {
+      case .unauthorized, .denied: return .refused
+      default: throw error
+      }
+    }
+    switch response.status {
+    case 201: return .mounted
+    case 202:
+      guard let location = response.headers["Location"] else { return .refused }
+      return .session(resolve(location, against: absolute(target)))
+    default: return .refused
+    }
+  }
+
+  /// Opens an upload session: its URL and the smallest chunk the registry takes.
+  func startUpload(repository: String) async throws(RegistryError) -> (String, Int64) {
+    let target = Self.uploadsPath(repository)
+    let response = try await perform(
+      Call(
+        method: "POST", target: target, scopes: [Self.pushScope(repository)], repository: repository
+      ))
+    guard response.status == 202, let location = response.headers["Location"] else {
+      if response.status == 202 {
+        throw .invalidResponse(host: host, detail: "upload session without Location")
+      }
+      throw failure(response, method: "POST", path: target, repository: repository)
+    }
+    let minimum = response.headers["OCI-Chunk-Min-Length"].flatMap { Int64($0) } ?? 0
+    return (resolve(location, against: absolute(target)), minimum)
+  }
+
+  private func upload(
+    repository: String, descriptor: Descriptor, location: String, minimumChunk: Int64,
+    chunked: Bool, open: @escaping @Sendable () throws -> any ByteSource
+  ) async throws(RegistryError) {
+    let size = descriptor.size
+    let what = "blob \(descriptor.digest)"
+    let digest = descriptor.digest.description
+    var octets = HTTPHeaders()
+    octets.add("Content-Type", "application/octet-stream")
+    let scopes = [Self.pushScope(repository)]
+    var url = location
+    if chunked {
+      let source: any ByteSource
+      do {
+        source = try open()
+      } catch {
+        throw .local("cannot open \(what) for upload: \(error)")
+      }
+      let chunk = max(options.chunkSize, minimumChunk, 1)
+      var offset: Int64 = 0
+      while offset < size {
+        let n = min(chunk, size - offset)
+        var headers = octets
+        headers.add("Content-Range", "\(offset)-\(offset + n - 1)")
+        let part = ExactSource(source, length: n, what: what)
+        let response = try await perform(
+          Call(
+            method: "PATCH", target: url, headers: headers, body: { .stream(part, length: n) },
+            scopes: scopes, repository: repository, retries: false))
+        guard response.status == 202, let next = response.headers["Location"] else {
+          throw failure(
+            response, method: "PATCH", path: url, repository: repository, digest: descriptor.digest)
+        }
+        url = resolve(next, against: url)
+        offset += n
+      }
+      let response = try await perform(
+        Call(
+          method: "PUT", target: Self.appending(query: "digest", digest, to: url), headers: octets,
+          body: { .bytes([]) }, scopes: scopes, repository: repository, retries: false))
+      try checkCommitted(response, url: url, repository: repository, descriptor: descriptor)
+      return
+    }
+    let response = try await perform(
+      Call(
+        method: "PUT", target: Self.appending(query: "digest", digest, to: url), headers: octets,
+        body: { .stream(ExactSource(try open(), length: size, what: what), length: size) },
+        scopes: scopes, repository: repository, retries: false))
+    try checkCommitted(response, url: url, repository: repository, descriptor: descriptor)
+  }
+
+  private func checkCommitted(
+    _ response: HTTPResponse, url: String, repository: String, descriptor: Descriptor
+  ) throws(RegistryError) {
+    guard response.status == 201 || response.status == 204 else {
+      throw failure(
+        response, method: "PUT", path: url, repository: repository, digest: descriptor.digest)
+    }
+    if let header = response.headers["Docker-Content-Digest"],
+      let claimed = try? Digest(parsing: header),
+      claimed != descriptor.digest
+    {
+      throw .digestMismatch(
+        what: "blob uploaded to \(host)/\(repository)", expected: descriptor.digest, actual: claimed
+      )
+    }
+  }
+}
