@@ -162,18 +162,4 @@ struct RegistryAuthParsingTests {
     #expect(entries == [RegistryErrorEntry(code: "DENIED", message: "no")])
     #expect(RegistryErrorEntry.parse(Array("<html>".utf8)).isEmpty)
   }
-
-  @Test func schema1IsRefusedAndMediaTypeInferred() throws {
-    #expect(throws: RegistryError.self) {
-      try RegistryClient.mediaType(
-        of: Array(#"{"schemaVersion":1}"#.utf8), contentType: "application/json", host: "h")
-    }
-    let index = try RegistryClient.mediaType(
-      of: Array(#"{"schemaVersion":2,"manifests":[]}"#.utf8), contentType: "application/json",
-      host: "h")
-    #expect(index == MediaType.ociIndex)
-    let docker = try RegistryClient.mediaType(
-      of: Array("{}".utf8), contentType: MediaType.dockerManifest + "; charset=utf-8", host: "h")
-    #expect(docker == MediaType.dockerManifest)
-  }
 }

@@ -6,21 +6,21 @@ import Foundation
 /// a manifest whose blobs it lacks), so `manifests` is kept in that order, root last.
 public struct ImageGraph: Sendable {
   /// Manifests and indexes, children before parents; the last one is the root.
-  public var manifests: [FetchedManifest]
+  public var manifests: [ManifestBytes]
   /// Configs and layers of every manifest, each once, in first-seen order.
   public var blobs: [Descriptor]
   /// Set when platforms were filtered: the digest of the registry's own index, which the
   /// new, smaller root index replaces.
   public var upstreamDigest: Digest?
 
-  public init(manifests: [FetchedManifest], blobs: [Descriptor], upstreamDigest: Digest? = nil) {
+  public init(manifests: [ManifestBytes], blobs: [Descriptor], upstreamDigest: Digest? = nil) {
     self.manifests = manifests
     self.blobs = blobs
     self.upstreamDigest = upstreamDigest
   }
 
   /// The top manifest or index (what a tag points to).
-  public var root: FetchedManifest? { manifests.last }
+  public var root: ManifestBytes? { manifests.last }
 }
 
 extension RegistryClient {
@@ -35,17 +35,10 @@ extension RegistryClient {
     var graph = ImageGraph(manifests: [], blobs: [])
     var seenBlobs = Set<Digest>()
     var seenManifests = Set<Digest>()
-    guard root.isIndex else {
+    guard let index = root.index else {
       try collect(root, into: &graph, seen: &seenBlobs)
       graph.manifests.append(root)
       return graph
-    }
-    let index: ImageIndex
-    do {
-      index = try root.decodeIndex()
-    } catch {
-      throw .invalidResponse(
-        host: host, detail: "index \(repository):\(reference) does not parse: \(error)")
     }
     var children = index.manifests
     if let platforms {
@@ -59,12 +52,12 @@ extension RegistryClient {
     }
     for child in children where seenManifests.insert(child.digest).inserted {
       let fetched = try await manifest(repository: repository, reference: child.digest.description)
-      if fetched.isIndex {
+      if fetched.index != nil {
         // A nested index: bring its whole subtree along.
         let sub = try await fetchImageGraph(
           repository: repository, reference: child.digest.description)
         for m in sub.manifests
-        where seenManifests.insert(m.descriptor.digest).inserted || m == fetched {
+        where seenManifests.insert(m.digest).inserted || m == fetched {
           graph.manifests.append(m)
         }
         for b in sub.blobs where seenBlobs.insert(b.digest).inserted { graph.blobs.append(b) }
@@ -76,14 +69,12 @@ extension RegistryClient {
     if platforms != nil, children.count != index.manifests.count {
       var filtered = index
       filtered.manifests = children
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-      guard let data = try? encoder.encode(filtered) else {
-        throw .local("cannot encode the filtered index of \(repository):\(reference)")
+      do {
+        graph.manifests.append(try ManifestBytes(encoding: filtered))
+      } catch {
+        throw .local("cannot encode the filtered index of \(repository):\(reference): \(error)")
       }
-      graph.manifests.append(
-        FetchedManifest(mediaType: root.descriptor.mediaType, bytes: Array(data)))
-      graph.upstreamDigest = root.descriptor.digest
+      graph.upstreamDigest = root.digest
     } else {
       graph.manifests.append(root)
     }
@@ -91,14 +82,10 @@ extension RegistryClient {
   }
 
   private func collect(
-    _ manifest: FetchedManifest, into graph: inout ImageGraph, seen: inout Set<Digest>
+    _ manifest: ManifestBytes, into graph: inout ImageGraph, seen: inout Set<Digest>
   ) throws(RegistryError) {
-    let parsed: ImageManifest
-    do {
-      parsed = try manifest.decodeManifest()
-    } catch {
-      throw .invalidResponse(
-        host: host, detail: "manifest \(manifest.descriptor.digest) does not parse: \(error)")
+    guard let parsed = manifest.manifest else {
+      throw .invalidResponse(host: host, detail: "\(manifest.digest) is not an image manifest")
     }
     for blob in parsed.blobs where seen.insert(blob.digest).inserted { graph.blobs.append(blob) }
   }
@@ -134,13 +121,13 @@ extension RegistryClient {
     }
     for manifest in graph.manifests.dropLast() {
       try await pushManifest(
-        repository: repository, reference: manifest.descriptor.digest.description,
+        repository: repository, reference: manifest.digest.description,
         bytes: manifest.bytes,
-        mediaType: manifest.descriptor.mediaType)
+        mediaType: manifest.mediaType)
     }
     try await pushManifest(
-      repository: repository, reference: tag ?? root.descriptor.digest.description,
+      repository: repository, reference: tag ?? root.digest.description,
       bytes: root.bytes,
-      mediaType: root.descriptor.mediaType)
+      mediaType: root.mediaType)
   }
 }
