@@ -17,11 +17,18 @@ public struct TransportOptions: Sendable {
   /// (then retried by the caller): a cut connection that never sends FIN must not hang us.
   public var stallTimeout: Int
   public var userAgent: String
+  /// Keep connections open between transfers (the default). Off opens one connection per
+  /// request: for a proxy that closes idle connections badly, and for fault-injection tests.
+  public var reuseConnections: Bool
 
-  public init(connectTimeout: Int = 30, stallTimeout: Int = 60, userAgent: String = "kk/0.1") {
+  public init(
+    connectTimeout: Int = 30, stallTimeout: Int = 60, userAgent: String = "kk/0.1",
+    reuseConnections: Bool = true
+  ) {
     self.connectTimeout = connectTimeout
     self.stallTimeout = stallTimeout
     self.userAgent = userAgent
+    self.reuseConnections = reuseConnections
   }
 }
 
@@ -41,8 +48,10 @@ private final class TransferState {
   init(request: HTTPRequest) { self.request = request }
 
   func headerLine(_ raw: UnsafeRawBufferPointer) -> Bool {
-    var line = String(decoding: raw, as: UTF8.self)
-    while let last = line.last, last == "\r" || last == "\n" { line.removeLast() }
+    // Strip CR/LF as bytes: Swift treats "\r\n" as one Character.
+    var end = raw.count
+    while end > 0, raw[end - 1] == 0x0D || raw[end - 1] == 0x0A { end -= 1 }
+    let line = String(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<end]), as: UTF8.self)
     if line.hasPrefix("HTTP/") {
       let parts = line.split(separator: " ", maxSplits: 2)
       status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
@@ -183,6 +192,10 @@ final class CurlEasy {
         setLong(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
         setLong(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
         setLong(CURLOPT_FOLLOWLOCATION, 0)
+        if !options.reuseConnections {
+          setLong(CURLOPT_FRESH_CONNECT, 1)
+          setLong(CURLOPT_FORBID_REUSE, 1)
+        }
         setLong(CURLOPT_VERBOSE, verbose ? 1 : 0)
         _ = kk_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorPtr.baseAddress)
         _ = kk_curl_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION, headerCallback)
