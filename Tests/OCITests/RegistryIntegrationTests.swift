@@ -191,6 +191,15 @@ struct RegistryIntegrationTests {
         #expect(error.description.contains("--dest-cert-dir"))
       }
 
+      // The transport negotiates HTTP/2 over TLS and hands headers over case-insensitively.
+      let ping = try await pool.send(
+        HTTPRequest(
+          method: "GET", url: registry.url("/v2/"), tls: TLSOptions(caFile: registry.caCertPath)))
+      #expect(ping.httpVersion == 2)
+      #expect(ping.status == 401)
+      #expect(ping.headers["www-authenticate"]?.hasPrefix("Basic realm=") == true)
+      #expect(ping.headers["Docker-Distribution-API-Version"] == "registry/2.0")
+
       // Verification off reaches it without the CA.
       var insecure = RegistryTestSetup.options(for: registry, useCA: false)
       insecure.tls.verify = false

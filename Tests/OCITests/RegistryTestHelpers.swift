@@ -78,21 +78,20 @@ enum RegistryTestSetup {
   }
 }
 
-/// The fault-injecting proxy (testdata/fixtures/faultproxy.py) in front of a registry.
-final class FaultProxy: @unchecked Sendable {
+/// A Python fixture server of ours under testdata/fixtures (faultproxy.py, quirkregistry.py),
+/// on a free port, guarded so it dies with the test.
+final class FixtureServer: @unchecked Sendable {
   let port: UInt16
   let logPath: String
   private let process: GuardedProcess
 
-  init(upstream: String, every: Int, afterBytes: Int, scratch: TemporaryDirectory) async throws {
+  init(script: String, arguments: [String], scratch: TemporaryDirectory) async throws {
     port = try FreePort.find()
-    logPath = scratch.path + "/faultproxy.log"
+    logPath = scratch.path + "/" + script + ".log"
     process = try GuardedProcess(
-      name: "faultproxy",
-      command: [
-        TestPaths.python, TestPaths.fixture("faultproxy.py"), "--upstream", upstream,
-        "--port", String(port), "--every", String(every), "--after-bytes", String(afterBytes),
-      ], logPath: logPath)
+      name: script,
+      command: [TestPaths.python, TestPaths.fixture(script), "--port", String(port)] + arguments,
+      logPath: logPath)
     for _ in 0..<100 {
       if let log = try? String(contentsOfFile: logPath, encoding: .utf8), log.contains("PORT ") {
         return
@@ -100,16 +99,32 @@ final class FaultProxy: @unchecked Sendable {
       try await Task.sleep(nanoseconds: 50_000_000)
     }
     await process.stop()
-    throw TestSupportError.badOutput("faultproxy did not start: \(process.logTail())")
+    throw TestSupportError.badOutput("\(script) did not start: \(process.logTail())")
   }
 
   var host: String { "127.0.0.1:\(port)" }
 
-  /// How many connections the proxy has cut so far.
-  var cuts: Int {
-    let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-    return log.split(separator: "\n").filter { $0.hasPrefix("CUT ") }.count
-  }
+  var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
   func stop() async { await process.stop() }
+}
+
+/// The fault-injecting proxy (testdata/fixtures/faultproxy.py) in front of a registry.
+final class FaultProxy: @unchecked Sendable {
+  private let server: FixtureServer
+
+  init(upstream: String, every: Int, afterBytes: Int, scratch: TemporaryDirectory) async throws {
+    server = try await FixtureServer(
+      script: "faultproxy.py",
+      arguments: [
+        "--upstream", upstream, "--every", String(every), "--after-bytes", String(afterBytes),
+      ], scratch: scratch)
+  }
+
+  var host: String { server.host }
+
+  /// How many connections the proxy has cut so far.
+  var cuts: Int { server.log.split(separator: "\n").filter { $0.hasPrefix("CUT ") }.count }
+
+  func stop() async { await server.stop() }
 }

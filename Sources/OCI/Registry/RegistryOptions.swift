@@ -53,16 +53,22 @@ public struct RetryPolicy: Sendable {
   public var baseDelay: Double
   public var maxDelay: Double
 
-  public init(attempts: Int = 5, baseDelay: Double = 0.5, maxDelay: Double = 20) {
+  /// The longest `Retry-After` obeyed; a server asking for more gets this much.
+  public var maxRetryAfter: Double
+
+  public init(
+    attempts: Int = 5, baseDelay: Double = 0.5, maxDelay: Double = 20, maxRetryAfter: Double = 60
+  ) {
     self.attempts = max(1, attempts)
     self.baseDelay = baseDelay
     self.maxDelay = maxDelay
+    self.maxRetryAfter = maxRetryAfter
   }
 
   /// Exponential backoff with full jitter, unless the server said how long (`Retry-After`).
   func delay(afterAttempt attempt: Int, retryAfter: String?) -> Double {
     if let retryAfter, let seconds = Double(retryAfter.trimmingSpaces()), seconds >= 0 {
-      return min(seconds, maxDelay * 3)
+      return min(seconds, maxRetryAfter)
     }
     let cap = min(maxDelay, baseDelay * pow(2, Double(attempt - 1)))
     return Double.random(in: cap / 2...max(cap, cap / 2))
