@@ -1,3 +1,5 @@
+import OCI
+
 /// A CPU architecture a bundle is built for, in the OCI/Go spelling (`GOARCH[/variant]`).
 ///
 /// KubeKey only knew `amd64` and `arm64`; we accept every architecture Kubernetes ships
@@ -43,6 +45,11 @@ public enum Arch: String, CaseIterable, Hashable, Sendable, Comparable, CustomSt
   /// The OCI platform `variant`, when the architecture has one.
   public var variant: String? {
     self == .armV7 ? "v7" : nil
+  }
+
+  /// The Linux platform this arch selects from an image index (`linux/arm/v7`).
+  public var platform: Platform {
+    Platform(os: "linux", architecture: architecture, variant: variant)
   }
 
   /// `uname -m` spelling, which some upstream download URLs use (KubeKey's `%A`).
