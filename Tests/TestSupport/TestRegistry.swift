@@ -21,6 +21,8 @@ public final class TestRegistry: @unchecked Sendable {
     case tlsBasicAuth
     /// HTTP registry with `auth: token`; tokens come from
     /// `testdata/fixtures/token-server.py` at ``tokenRealm`` under a ``TokenPolicy``.
+    /// Pass `tokenOverTLS: true` to ``TestRegistry/start(_:tokenPolicy:tokenOverTLS:)``
+    /// to serve registry and realm over HTTPS from the test CA, as Harbor or GitLab do.
     case token
 
     public var description: String { rawValue }
@@ -30,12 +32,14 @@ public final class TestRegistry: @unchecked Sendable {
   public enum SkopeoSide: Sendable { case source, destination, inspect }
 
   public let mode: Mode
+  /// True when the registry (and, in `.token` mode, the realm) speak HTTPS.
+  public let usesTLS: Bool
   /// `127.0.0.1:PORT`, the registry part of image references.
   public let host: String
   public let port: UInt16
   /// `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`.
   public let baseURL: URL
-  /// PEM of the CA that signed the TLS server certificate (`.tlsBasicAuth` only).
+  /// PEM of the CA that signed the TLS server certificate (when ``usesTLS``).
   public let caCertPath: String?
   /// The account to use: htpasswd user for `.tlsBasicAuth`, ``TokenPolicy/admin`` for
   /// `.token`; nil for `.plain`.
@@ -94,14 +98,15 @@ public final class TestRegistry: @unchecked Sendable {
   }
 
   private init(
-    mode: Mode, port: UInt16, scratch: TemporaryDirectory, registry: GuardedProcess,
+    mode: Mode, usesTLS: Bool, port: UInt16, scratch: TemporaryDirectory, registry: GuardedProcess,
     tokenServer: GuardedProcess?, caCertPath: String?, credentials: Credentials?,
     tokenPolicy: TokenPolicy?, tokenRealm: String?, tokenService: String?, tokenLogPath: String?
   ) {
     self.mode = mode
+    self.usesTLS = usesTLS
     self.port = port
     self.host = "127.0.0.1:\(port)"
-    let scheme = mode == .tlsBasicAuth ? "https" : "http"
+    let scheme = usesTLS ? "https" : "http"
     self.baseURL = URL(string: "\(scheme)://127.0.0.1:\(port)") ?? URL(fileURLWithPath: "/")
     self.scratch = scratch
     self.registry = registry
@@ -122,13 +127,15 @@ public final class TestRegistry: @unchecked Sendable {
 
   /// Starts a registry in `mode` and returns once `/v2/` answers (200 or 401).
   ///
-  /// - Parameter tokenPolicy: accounts and grants for `.token`; ignored otherwise.
+  /// - Parameters:
+  ///   - tokenPolicy: accounts and grants for `.token`; ignored otherwise.
+  ///   - tokenOverTLS: `.token` only: registry and realm on HTTPS from the test CA.
   /// - Throws: ``TestSupportError/missingTool(_:package:)`` naming the apt package when
   ///   `docker-registry`, `htpasswd`, `python3` or `curl` is missing, and
   ///   ``TestSupportError/serverDidNotStart(_:log:)`` with the server log otherwise.
-  public static func start(_ mode: Mode, tokenPolicy: TokenPolicy = .standard) async throws
-    -> TestRegistry
-  {
+  public static func start(
+    _ mode: Mode, tokenPolicy: TokenPolicy = .standard, tokenOverTLS: Bool = false
+  ) async throws -> TestRegistry {
     for tool in ["docker-registry", TestPaths.python, "curl"] {
       _ = try ProcessRunner.require(tool)
     }
@@ -161,17 +168,22 @@ public final class TestRegistry: @unchecked Sendable {
         caCert = dir + "/pki/ca.pem"
         credentials = user
       case .token:
-        let server = try await startTokenServer(in: dir, policy: tokenPolicy)
+        let server = try await startTokenServer(in: dir, policy: tokenPolicy, tls: tokenOverTLS)
         started.append(server.process)
         realm = server.realm
         service = server.service
         tokenLog = server.logPath
         config.token = (server.realm, server.service, server.issuer, dir + "/pki/ca.pem")
         credentials = TokenPolicy.admin
+        if tokenOverTLS {
+          config.tls = (dir + "/pki/server.pem", dir + "/pki/server-key.pem")
+          caCert = dir + "/pki/ca.pem"
+        }
       }
       let (registry, port) = try await launchRegistry(config: config, in: dir, caCert: caCert)
       return TestRegistry(
-        mode: mode, port: port, scratch: scratch, registry: registry, tokenServer: started.first,
+        mode: mode, usesTLS: config.tls != nil, port: port, scratch: scratch, registry: registry,
+        tokenServer: started.first,
         caCertPath: caCert, credentials: credentials,
         tokenPolicy: mode == .token ? tokenPolicy : nil,
         tokenRealm: realm, tokenService: service, tokenLogPath: tokenLog)
@@ -230,7 +242,7 @@ public final class TestRegistry: @unchecked Sendable {
     var logPath: String
   }
 
-  private static func startTokenServer(in dir: String, policy: TokenPolicy) async throws
+  private static func startTokenServer(in dir: String, policy: TokenPolicy, tls: Bool) async throws
     -> TokenServer
   {
     let service = "kk-test-registry"
@@ -238,22 +250,24 @@ public final class TestRegistry: @unchecked Sendable {
     try policy.json(service: service).write(to: URL(fileURLWithPath: dir + "/token-policy.json"))
     let portFile = dir + "/token-server.port"
     let logPath = dir + "/token-requests.log"
+    var command = [
+      TestPaths.python, TestPaths.fixture("token-server.py"), "--policy",
+      dir + "/token-policy.json", "--key", dir + "/pki/signer-key.pem",
+      "--cert", dir + "/pki/signer.pem", "--issuer", issuer, "--port-file", portFile,
+      "--log", logPath,
+    ]
+    if tls {
+      command += ["--tls-cert", dir + "/pki/server.pem", "--tls-key", dir + "/pki/server-key.pem"]
+    }
     let process = try GuardedProcess(
-      name: "token server",
-      command: [
-        TestPaths.python, TestPaths.fixture("token-server.py"), "--policy",
-        dir + "/token-policy.json",
-        "--key", dir + "/pki/signer-key.pem", "--cert", dir + "/pki/signer.pem", "--issuer", issuer,
-        "--port-file", portFile, "--log", logPath,
-      ],
-      logPath: dir + "/token-server.log")
+      name: "token server", command: command, logPath: dir + "/token-server.log")
     do {
       var realm = ""
       try await waitUntilReady(process) {
         guard let text = try? String(contentsOfFile: portFile, encoding: .utf8),
           let port = UInt16(text.trimmingCharacters(in: .whitespacesAndNewlines))
         else { return false }
-        realm = "http://127.0.0.1:\(port)/token"
+        realm = "\(tls ? "https" : "http")://127.0.0.1:\(port)/token"
         return true
       }
       return TokenServer(
@@ -267,10 +281,11 @@ public final class TestRegistry: @unchecked Sendable {
 
 /// Runs `body` with a registry in `mode` and stops it afterwards, also when `body` throws.
 public func withTestRegistry<T>(
-  _ mode: TestRegistry.Mode, tokenPolicy: TokenPolicy = .standard,
+  _ mode: TestRegistry.Mode, tokenPolicy: TokenPolicy = .standard, tokenOverTLS: Bool = false,
   _ body: (TestRegistry) async throws -> T
 ) async throws -> T {
-  let registry = try await TestRegistry.start(mode, tokenPolicy: tokenPolicy)
+  let registry = try await TestRegistry.start(
+    mode, tokenPolicy: tokenPolicy, tokenOverTLS: tokenOverTLS)
   do {
     let result = try await body(registry)
     await registry.stop()

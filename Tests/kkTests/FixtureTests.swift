@@ -48,46 +48,58 @@ struct FixtureTests {
     }
   }
 
-  @Test("token registry: challenge, token for granted scopes, 401 for bad credentials")
-  func tokenFlow() async throws {
-    try await withTestRegistry(.token) { registry in
+  @Test(
+    "token registry: challenge, token for granted scopes, 401 for bad credentials",
+    arguments: [false, true])
+  func tokenFlow(overTLS: Bool) async throws {
+    try await withTestRegistry(.token, tokenOverTLS: overTLS) { registry in
+      let ca = registry.caCertPath
+      func fetch(
+        _ url: String, method: String = "GET", basic: Credentials? = nil, bearer: String? = nil,
+        form: String? = nil
+      ) async throws -> HTTPReply {
+        try await HTTPProbe.fetch(
+          url, method: method, caCert: ca, basic: basic, bearer: bearer, form: form)
+      }
+      #expect(registry.url("/v2/").hasPrefix(overTLS ? "https://" : "http://"))
       let realm = try #require(registry.tokenRealm)
       let service = try #require(registry.tokenService)
-      let challenge = try await HTTPProbe.fetch(registry.url("/v2/"))
+      let challenge = try await fetch(registry.url("/v2/"))
       #expect(challenge.status == 401)
       let header = try #require(challenge.headers["www-authenticate"])
       #expect(header.hasPrefix("Bearer "))
+      #expect(realm.hasPrefix(overTLS ? "https://" : "http://"))
       #expect(header.contains("realm=\"\(realm)\""))
       #expect(header.contains("service=\"\(service)\""))
 
       let scope = "repository:kk-test/app:pull,push"
       let query = "\(realm)?service=\(service)&scope=\(scope)&offline_token=true&client_id=kk-tests"
-      let reply = try await HTTPProbe.fetch(query, basic: TokenPolicy.admin)
+      let reply = try await fetch(query, basic: TokenPolicy.admin)
       #expect(reply.status == 200)
       let body = try TokenBody(reply.body)
       #expect(body.access(for: "kk-test/app") == ["pull", "push"])
       #expect(body.refreshToken != nil)
-      let authorized = try await HTTPProbe.fetch(registry.url("/v2/"), bearer: body.token)
+      let authorized = try await fetch(registry.url("/v2/"), bearer: body.token)
       #expect(authorized.status == 200)
 
       // Pull-only account: push is asked for but not granted.
-      let reader = try TokenBody(try await HTTPProbe.fetch(query, basic: TokenPolicy.reader).body)
+      let reader = try TokenBody(try await fetch(query, basic: TokenPolicy.reader).body)
       #expect(reader.access(for: "kk-test/app") == ["pull"])
 
       // Bad password and missing credentials (no anonymous access configured).
       let bad = Credentials(username: TokenPolicy.admin.username, password: "wrong")
-      #expect(try await HTTPProbe.fetch(query, basic: bad).status == 401)
-      #expect(try await HTTPProbe.fetch(query).status == 401)
+      #expect(try await fetch(query, basic: bad).status == 401)
+      #expect(try await fetch(query).status == 401)
       // A forged token is refused by the registry.
       let forged = body.token.dropLast(4) + "AAAA"
-      #expect(try await HTTPProbe.fetch(registry.url("/v2/"), bearer: String(forged)).status == 401)
+      #expect(try await fetch(registry.url("/v2/"), bearer: String(forged)).status == 401)
 
       // OAuth2 POST with a refresh token, as containerd does.
       let refresh = try #require(body.refreshToken)
       let form =
         "grant_type=refresh_token&service=\(service)&client_id=kk-tests&scope=\(scope)"
         + "&refresh_token=\(refresh)"
-      let posted = try await HTTPProbe.fetch(realm, method: "POST", form: form)
+      let posted = try await fetch(realm, method: "POST", form: form)
       #expect(posted.status == 200)
       #expect(try TokenBody(posted.body).access(for: "kk-test/app") == ["pull", "push"])
 
@@ -164,12 +176,12 @@ struct FixtureTests {
 
   @Test(
     "skopeo pushes the small preset and reads back the same digests",
-    arguments: TestRegistry.Mode.allCases)
-  func pushAndInspect(mode: TestRegistry.Mode) async throws {
+    arguments: RegistrySetup.allCases)
+  func pushAndInspect(setup: RegistrySetup) async throws {
     let scratch = try TemporaryDirectory(prefix: "kk-gen")
     defer { scratch.remove() }
     let images = try await TestImages.generate(into: scratch.path + "/layout", images: 2)
-    try await withTestRegistry(mode) { registry in
+    try await withTestRegistry(setup.mode, tokenOverTLS: setup == .tokenOverTLS) { registry in
       try await TestImages.push(images, to: registry)
       for image in images.images {
         let raw = try await registry.rawManifest(image.ref)
@@ -179,7 +191,7 @@ struct FixtureTests {
           #expect(SHA256Hasher.digest(bytes) == manifest.digest)
         }
       }
-      if mode == .token {
+      if setup.mode == .token {
         // The pull-only account may read but not push.
         let ref = try #require(images.images.first).ref
         let reader = ["--tls-verify=false", "--creds", TokenPolicy.reader.colonSeparated]
@@ -240,6 +252,19 @@ struct FixtureTests {
       Issue.record("require() found a tool that does not exist")
     } catch {
       #expect(error.description.contains("apt-get install"))
+    }
+  }
+}
+
+/// Every registry setup users have: the three modes, plus token auth over HTTPS.
+enum RegistrySetup: String, CaseIterable, Sendable {
+  case plain, tlsBasicAuth, token, tokenOverTLS
+
+  var mode: TestRegistry.Mode {
+    switch self {
+    case .plain: .plain
+    case .tlsBasicAuth: .tlsBasicAuth
+    case .token, .tokenOverTLS: .token
     }
   }
 }
