@@ -191,6 +191,26 @@ import Testing
     #expect(placed(manifestProblems(manifestYAML(spec))) == expected)
   }
 
+  @Test func blankComponentVersionMeansNotBundled() throws {
+    let yaml = manifestYAML(
+      """
+        arches: [amd64]
+        components:
+          helm: {version: v3.6.3}
+          crictl:
+            version: ""
+          calicoctl:
+            version:
+      """)
+    let parsed = try KubeKeyManifest.parse(yaml: yaml, file: "m.yaml")
+    #expect(parsed.manifest.components == Components(helm: Component(version: "v3.6.3")))
+    #expect(
+      placed(parsed.warnings) == [
+        "10:16 W spec.components.crictl.version is empty; the component is not bundled",
+        "12:15 W spec.components.calicoctl.version is empty; the component is not bundled",
+      ])
+  }
+
   @Test(arguments: [
     ("v1.21.5", true), ("20.10.8", true), ("2", true), ("v1.0.0-rc.1", true),
     ("v1.21.5+k3s1", true), ("1.2.3.4", true), ("latest", false), ("", false), ("v", false),

@@ -34,12 +34,24 @@ enum ComponentsDecoder {
     guard let fields = reader.fields(node, path: path, known: ["version", "sha256"]) else {
       return nil
     }
+    // KubeKey skips a component whose version is blank (its own template can write
+    // `version: ""`); keep that meaning, but say so, since it may be an oversight.
+    if let field = fields["version"], isBlank(field.value) {
+      reader.warning(
+        "\(path).version is empty; the component is not bundled",
+        at: field.value.mark ?? field.key.mark)
+      return nil
+    }
     let version = reader.version(fields, path: path, parent: node, example: example)
     var sums: [Arch: Digest] = [:]
     if let field = fields["sha256"] {
       sums = reader.archChecksums(field.value, path: "\(path).sha256", arches: arches)
     }
     return version.map { Component(version: $0, sha256: sums) }
+  }
+
+  static func isBlank(_ node: Node) -> Bool {
+    NodeReader.isNull(node) || node.scalar?.string == ""
   }
 
   static func runtimes(_ node: Node, arches: [Arch], reader: inout NodeReader)

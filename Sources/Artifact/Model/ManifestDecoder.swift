@@ -47,9 +47,8 @@ extension KubeKeyManifest {
     if reader.hasErrors { return nil }
     var manifest = KubeKeyManifest(name: "sample", arches: [])
     if let metadata = top["metadata"],
-      let fields = reader.fields(
-        metadata.value, path: "metadata",
-        known: ["name", "namespace", "labels", "annotations"])
+      // metadata is Kubernetes ObjectMeta, open-ended; only `name` matters here.
+      let fields = reader.fields(metadata.value, path: "metadata", known: [])
     {
       if let name = reader.requiredString(
         fields, "name", path: "metadata", parent: metadata.value)
