@@ -127,9 +127,9 @@ import Testing
     let scratch = try TemporaryDirectory(prefix: "kk-cli-inputs")
     defer { scratch.remove() }
     let empty = scratch.path + "/empty.tar.gz"
-    FileManager.default.createFile(atPath: empty, contents: Data())
+    _ = FileManager.default.createFile(atPath: empty, contents: Data())
     let garbage = scratch.path + "/garbage.tar"
-    FileManager.default.createFile(
+    _ = FileManager.default.createFile(
       atPath: garbage, contents: Data((0..<4096).map { UInt8($0 % 251) }))
     for path in [empty, garbage, scratch.path + "/does-not-exist"] {
       for command in ["verify", "inspect"] {
