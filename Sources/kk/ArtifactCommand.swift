@@ -5,6 +5,8 @@ struct ArtifactCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "artifact",
     abstract: "Export, verify, inspect and push offline artifacts.",
-    subcommands: [ArtifactVerifyCommand.self, ArtifactInspectCommand.self]
+    subcommands: [
+      ArtifactVerifyCommand.self, ArtifactInspectCommand.self, ArtifactImportCommand.self,
+    ]
   )
 }

@@ -1,0 +1,193 @@
+import Blobstore
+import Foundation
+import OCI
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// What an import did.
+public struct ImportReport: Sendable {
+  /// True when the stamp showed this very artifact (same `index.json` digest) was already
+  /// imported into the directory; nothing was read past `index.json` and nothing written.
+  public var alreadyImported: Bool
+  /// sha256 of the artifact's `index.json`: the identity the stamp records.
+  public var indexDigest: Digest
+  /// Image references placed in `images/index.json`.
+  public var images: [String]
+  /// Per-architecture entries (`<ref>-<arch>`) added for KubeKey 3.x's push.
+  public var archEntries: [String]
+  /// KubeKey work-dir paths of the files written, relative to the directory.
+  public var files: [String]
+  /// Blobs read and verified from the archive, and their total size.
+  public var blobsVerified: Int
+  public var bytesVerified: Int64
+  /// Archive entries that are neither layout files nor blobs; skipped.
+  public var ignoredEntries: [String]
+}
+
+/// `kk artifact import`: unpacks an artifact into KubeKey's work-dir layout, safely.
+///
+/// Why stage first: an archive in SPEC order lets a reader plan before the large blobs come,
+/// but any order must work (`tar czf` of a layout), and which blob is an image layer and which
+/// is a file only follows from `index.json` and the manifests. So every blob is streamed once
+/// into a hidden staging store in the target directory, hashed on the way (a blob that does not
+/// match its name is never committed), and only then hard-linked to its place: image blobs into
+/// `images/blobs`, file layers to a temp name beside their KubeKey path and renamed over it.
+/// Staging lives on the same file system as the result, so placing is link + rename, no copy.
+public enum ArtifactImporter {
+  /// The stamp file in the target directory; holds the imported `index.json` digest.
+  public static let stampName = ".kk-import-stamp"
+  static let stagingName = ".kk-import-staging"
+  static let jsonLimit = 16 << 20
+
+  /// Imports `archive` into `directory` (created if missing).
+  public static func importArtifact(archive: String, into directory: String)
+    throws(ImportError) -> ImportReport
+  {
+    try makeDirectories(directory)
+    if let stamp = readStamp(directory), let current = try indexDigest(of: archive),
+      stamp == current, FileManager.default.fileExists(atPath: directory + "/images/index.json")
+    {
+      return ImportReport(
+        alreadyImported: true, indexDigest: current, images: [], archEntries: [], files: [],
+        blobsVerified: 0, bytesVerified: 0, ignoredEntries: [])
+    }
+    let stagingPath = directory + "/" + stagingName
+    try? FileManager.default.removeItem(atPath: stagingPath)
+    defer { try? FileManager.default.removeItem(atPath: stagingPath) }
+    let staging: BlobStore
+    do { staging = try BlobStore.create(at: stagingPath) } catch { throw .store(error) }
+
+    let scanned = try stage(archive: archive, into: staging)
+    let index: ImageIndex
+    do {
+      index = try JSONDecoder().decode(ImageIndex.self, from: Data(scanned.indexJSON))
+    } catch {
+      throw .malformed(what: "index.json of \(archive)", reason: "\(error)")
+    }
+    let placer = ImportPlacer(directory: directory, staging: staging)
+    let placed = try placer.place(index: index)
+    let indexDigest = SHA256Hasher.digest(scanned.indexJSON)
+    try writeStamp(directory, indexDigest)
+    return ImportReport(
+      alreadyImported: false, indexDigest: indexDigest, images: placed.images,
+      archEntries: placed.archEntries, files: placed.files, blobsVerified: scanned.blobs,
+      bytesVerified: scanned.bytes, ignoredEntries: scanned.ignored)
+  }
+
+  struct Staged {
+    var indexJSON: [UInt8]
+    var blobs: Int
+    var bytes: Int64
+    var ignored: [String]
+  }
+
+  /// One pass over the archive: every blob into the staging store (verified on commit), the
+  /// layout files into memory.
+  static func stage(archive: String, into staging: BlobStore) throws(ImportError) -> Staged {
+    var ignored: [String] = []
+    var setupFailure: ImportError?
+    let result: (compression: ArchiveCompression?, entries: [ArchiveScanner.Scanned<ImportSink>])
+    do {
+      result = try ArchiveScanner.scan(path: archive) { name, size in
+        if name == "index.json" || name == "oci-layout" {
+          return ImportSink(.memory(limit: jsonLimit))
+        }
+        let parts = name.split(separator: "/")
+        guard parts.count == 3, parts[0] == "blobs",
+          let digest = try? Digest(parsing: "\(parts[1]):\(parts[2])")
+        else {
+          ignored.append(name)
+          return nil
+        }
+        do {
+          return ImportSink(.blob(digest, try staging.writer(expecting: digest, size: size)))
+        } catch {
+          if setupFailure == nil { setupFailure = .corruptBlob(entry: name, detail: "\(error)") }
+          return nil
+        }
+      }
+    } catch {
+      if case .consumerFailed(_, let entry, let detail) = error {
+        throw .corruptBlob(entry: entry, detail: detail)
+      }
+      throw .archive(error)
+    }
+    if let setupFailure { throw setupFailure }
+    var indexJSON: [UInt8]?
+    var layout: [UInt8]?
+    var blobs = 0
+    var bytes: Int64 = 0
+    var failure: ImportError?
+    for entry in result.entries {
+      switch entry.sink.kind {
+      case .memory:
+        if entry.name == "index.json" {
+          indexJSON = entry.sink.bytes
+        } else {
+          layout = entry.sink.bytes
+        }
+      case .blob(_, let writer):
+        if failure != nil {
+          writer.cancel()
+          continue
+        }
+        do {
+          try writer.commit()
+          blobs += 1
+          bytes += entry.size
+        } catch {
+          failure = .corruptBlob(entry: entry.name, detail: "\(error)")
+        }
+      }
+    }
+    if let failure { throw failure }
+    guard layout != nil else {
+      throw .notAnArtifact(path: archive, reason: "it has no oci-layout entry")
+    }
+    guard let indexJSON else {
+      throw .notAnArtifact(path: archive, reason: "it has no index.json entry")
+    }
+    return Staged(indexJSON: indexJSON, blobs: blobs, bytes: bytes, ignored: ignored)
+  }
+
+  /// The sha256 of the archive's `index.json`, reading only up to that entry (the second
+  /// entry in SPEC order). Nil when there is none.
+  static func indexDigest(of archive: String) throws(ImportError) -> Digest? {
+    do {
+      let reader = try ArchiveReader(path: archive)
+      while let entry = try reader.next() {
+        if entry.name == "index.json" {
+          return SHA256Hasher.digest(try entry.readAll(limit: jsonLimit))
+        }
+      }
+      return nil
+    } catch {
+      throw .archive(error)
+    }
+  }
+
+  static func readStamp(_ directory: String) -> Digest? {
+    guard let data = FileManager.default.contents(atPath: directory + "/" + stampName) else {
+      return nil
+    }
+    let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    return try? Digest(parsing: text)
+  }
+
+  static func writeStamp(_ directory: String, _ digest: Digest) throws(ImportError) {
+    let path = directory + "/" + stampName
+    try ImportPlacer.writeAtomically(Array("\(digest)\n".utf8), to: path)
+  }
+
+  static func makeDirectories(_ path: String) throws(ImportError) {
+    do {
+      try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    } catch {
+      throw .io(path: path, operation: "create directory", errno: EACCES)
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import Blobstore
+import Foundation
+import OCI
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Moves verified blobs from the staging store to their places in the work dir.
+///
+/// Images: every blob of each image's closure hard-linked into `images/blobs` (same file
+/// system, no copy), `images/index.json` rewritten with the image entries plus one
+/// `<ref>-<arch>` entry per platform manifest (Go KubeKey 3.x's push looks images up by those).
+/// Files: the layer of each file manifest moved (or copied, when shared) to a temp name beside
+/// its `io.kubekey.path`, then renamed over it; no path component may be a link.
+struct ImportPlacer {
+  let directory: String
+  let staging: BlobStore
+
+  struct Placed {
+    var images: [String] = []
+    var archEntries: [String] = []
+    var files: [String] = []
+  }
+
+  func place(index: ImageIndex) throws(ImportError) -> Placed {
+    var placed = Placed()
+    let images: BlobStore
+    do { images = try BlobStore.create(at: directory + "/images") } catch { throw .store(error) }
+    var entries: [Descriptor] = []
+    var archEntries: [Descriptor] = []
+    var imageBlobs: Set<Digest> = []
+    var fileEntries: [Descriptor] = []
+    for entry in index.manifests {
+      if entry.annotation(AnnotationKey.path) != nil {
+        fileEntries.append(entry)
+        continue
+      }
+      let name = entry.annotation(AnnotationKey.refName) ?? entry.digest.description
+      let closure = try self.closure(of: entry, owner: name)
+      for blob in closure where imageBlobs.insert(blob).inserted {
+        try link(staging.path(for: blob), to: images.path(for: blob))
+      }
+      entries.append(entry)
+      placed.images.append(name)
+      for (arch, manifest) in try platformManifests(of: entry, owner: name) {
+        var perArch = manifest
+        let reference = "\(name)-\(arch)"
+        perArch.annotations = [
+          AnnotationKey.refName: reference, AnnotationKey.containerdImageName: reference,
+        ]
+        archEntries.append(perArch)
+        placed.archEntries.append(reference)
+      }
+    }
+    do {
+      try images.writeIndex(ImageIndex(manifests: entries + archEntries))
+    } catch {
+      throw .store(error)
+    }
+    placed.files = try placeFiles(fileEntries, imageBlobs: imageBlobs)
+    return placed
+  }
+
+  /// Every blob reachable from `root` (itself included), each checked to be staged.
+  func closure(of root: Descriptor, owner: String) throws(ImportError) -> [Digest] {
+    var seen: Set<Digest> = []
+    var order: [Digest] = []
+    var queue = [root]
+    while let next = queue.popLast() {
+      guard seen.insert(next.digest).inserted else { continue }
+      guard staging.contains(next.digest) else {
+        if MediaType.isNondistributable(next.mediaType) || !(next.urls ?? []).isEmpty { continue }
+        throw .missingBlob(next.digest, neededBy: owner)
+      }
+      order.append(next.digest)
+      if MediaType.isManifestOrIndex(next.mediaType) {
+        queue.append(contentsOf: try parse(next, owner: owner).children)
+      }
+    }
+    return order
+  }
+
+  func parse(_ descriptor: Descriptor, owner: String) throws(ImportError) -> ManifestBytes {
+    let bytes: [UInt8]
+    do { bytes = try staging.readJSON(descriptor.digest) } catch { throw .store(error) }
+    do {
+      return try ManifestBytes(
+        bytes: bytes, mediaType: descriptor.mediaType, expected: descriptor.digest)
+    } catch {
+      throw .malformed(what: "manifest \(descriptor.digest) of \(owner)", reason: "\(error)")
+    }
+  }
+
+  /// The per-architecture manifests of an image: the children of an index that name a real
+  /// platform, or a single manifest with the platform from its config.
+  func platformManifests(of entry: Descriptor, owner: String) throws(ImportError)
+    -> [(String, Descriptor)]
+  {
+    let parsed = try parse(entry, owner: owner)
+    switch parsed.content {
+    case .index(let index):
+      var seen: Set<String> = []
+      return index.manifests.compactMap { child in
+        guard let platform = child.platform, platform.os != "unknown",
+          platform.architecture != "unknown"
+        else { return nil }
+        let label = Self.archLabel(platform)
+        guard seen.insert(label).inserted else { return nil }
+        var plain = child
+        plain.annotations = nil
+        return (label, plain)
+      }
+    case .manifest(let manifest):
+      guard MediaType.isManifestOrIndex(entry.mediaType), manifest.artifactType == nil,
+        let bytes = try? staging.readJSON(manifest.config.digest),
+        let config = try? JSONDecoder().decode(Platform.self, from: Data(bytes))
+      else { return [] }
+      var plain = entry
+      plain.annotations = nil
+      return [(Self.archLabel(config), plain)]
+    }
+  }
+
+  /// `amd64`, `arm64` (also for `arm64/v8`), `arm-v7`: KubeKey's arch suffix.
+  static func archLabel(_ platform: Platform) -> String {
+    let normalized = platform.normalized()
+    guard let variant = normalized.variant, !variant.isEmpty,
+      !(normalized.architecture == "arm64" && variant == "v8")
+    else { return normalized.architecture }
+    return "\(normalized.architecture)-\(variant)"
+  }
+}

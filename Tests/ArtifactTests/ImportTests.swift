@@ -1,0 +1,175 @@
+import Blobstore
+import Foundation
+import OCI
+import Testing
+
+@testable import Artifact
+
+@Suite("ArtifactImporter")
+struct ImportTests {
+  /// Checks a finished import: images layout verifies clean and holds no file blobs, per-arch
+  /// entries point at the platform manifests, files carry the right bytes at their paths.
+  func checkImported(_ fixture: ImportFixture, into dir: String, report: ImportReport) throws {
+    #expect(!report.alreadyImported)
+    #expect(Set(report.images) == Set(fixture.images.refs))
+    #expect(Set(report.files) == Set(fixture.files.keys))
+    let store = try BlobStore.open(at: dir + "/images")
+    let verify = try store.verify()
+    #expect(verify.isValid, "\(verify)")
+    for layer in fixture.fileLayers { #expect(!store.contains(layer)) }
+    let index = try store.readIndex()
+    for image in fixture.images.images {
+      let top = index.manifests.first { $0.annotation(AnnotationKey.refName) == image.ref }
+      #expect(top?.digest == image.digest)
+      for manifest in image.manifests {
+        let label = manifest.platform.architecture  // amd64, arm64 (v8 folded)
+        let entry = index.manifests.first {
+          $0.annotation(AnnotationKey.refName) == "\(image.ref)-\(label)"
+        }
+        #expect(entry?.digest == manifest.digest, "\(image.ref)-\(label)")
+      }
+    }
+    #expect(report.archEntries.count == fixture.images.images.count * 2)
+    for (path, bytes) in fixture.files {
+      let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + path))
+      #expect([UInt8](data) == bytes, "\(path)")
+      let mode = try FileManager.default.attributesOfItem(atPath: dir + "/" + path)[
+        .posixPermissions]
+      #expect((mode as? Int) == 0o755)
+    }
+    let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir)
+    #expect(!leftovers.contains(ArtifactImporter.stagingName))
+  }
+
+  @Test func specOrderArchiveImportsImagesAndFilesThenReimportIsANoOp() async throws {
+    let fixture = try await ImportFixture()
+    let archive = try fixture.pack("a.tar.gz")
+    let dir = fixture.scratch.path + "/kubekey"
+    let report = try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    try checkImported(fixture, into: dir, report: report)
+
+    let started = Date()
+    let again = try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    let seconds = Date().timeIntervalSince(started)
+    #expect(again.alreadyImported)
+    #expect(again.indexDigest == report.indexDigest)
+    #expect(seconds < 0.5, "re-import took \(seconds) s")
+  }
+
+  @Test func systemTarOfLayoutInTarOrderImportsTheSame() async throws {
+    let fixture = try await ImportFixture()
+    let archive = try fixture.systemTar("layout.tgz")
+    let dir = fixture.scratch.path + "/kubekey"
+    let report = try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    try checkImported(fixture, into: dir, report: report)
+  }
+
+  @Test func skopeoReadsThePerArchEntries() async throws {
+    let fixture = try await ImportFixture(filePaths: [])
+    let archive = try fixture.pack("a.tar")
+    let dir = fixture.scratch.path + "/kubekey"
+    _ = try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    let image = try #require(fixture.images.images.first)
+    let amd64 = try #require(image.manifests.first { $0.platform.architecture == "amd64" })
+    let process = Process()
+    let pipe = Pipe()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["skopeo", "inspect", "--raw", "oci:\(dir)/images:\(image.ref)-amd64"]
+    process.standardOutput = pipe
+    try process.run()
+    let raw = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    #expect(SHA256Hasher.digest([UInt8](raw)) == amd64.digest)
+  }
+
+  @Test func corruptBlobIsNamedAndNothingIsPlaced() async throws {
+    let fixture = try await ImportFixture()
+    let bad = try #require(fixture.images.images.first?.manifests.first?.layers.first)
+    let archive = try fixture.pack("bad.tar.gz", damaging: bad)
+    let dir = fixture.scratch.path + "/kubekey"
+    #expect {
+      try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    } throws: { error in
+      guard case .corruptBlob(let entry, _) = error as? ImportError else { return false }
+      return entry == "blobs/sha256/\(bad.encoded)"
+    }
+    let left = try FileManager.default.contentsOfDirectory(atPath: dir)
+    #expect(left.isEmpty, "\(left)")
+  }
+
+  @Test func corruptFileLayerIsNamedAndNoFileIsWritten() async throws {
+    let fixture = try await ImportFixture()
+    let bad = fixture.fileLayers[0]
+    let archive = try fixture.pack("bad.tar.zst", damaging: bad)
+    let dir = fixture.scratch.path + "/kubekey"
+    #expect(throws: ImportError.self) {
+      try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    }
+    #expect(!FileManager.default.fileExists(atPath: dir + "/kube"))
+    #expect(!FileManager.default.fileExists(atPath: dir + "/" + ArtifactImporter.stampName))
+  }
+
+  @Test(arguments: ["../escape", "/etc/kk-escape", "kube/../../escape", "images/blobs/x"])
+  func unsafeFilePathAnnotationIsRefused(_ path: String) async throws {
+    let fixture = try await ImportFixture(filePaths: [path])
+    let archive = try fixture.pack("a.tar")
+    let dir = fixture.scratch.path + "/sub/kubekey"
+    #expect {
+      try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    } throws: { error in
+      guard case .unsafeFilePath = error as? ImportError else { return false }
+      return true
+    }
+    #expect(!FileManager.default.fileExists(atPath: fixture.scratch.path + "/sub/escape"))
+    #expect(!FileManager.default.fileExists(atPath: fixture.scratch.path + "/escape"))
+    #expect(!FileManager.default.fileExists(atPath: "/etc/kk-escape"))
+  }
+
+  @Test func symlinkInTheWorkDirIsNotFollowed() async throws {
+    let fixture = try await ImportFixture()
+    let archive = try fixture.pack("a.tar")
+    let dir = fixture.scratch.path + "/kubekey"
+    let outside = fixture.scratch.path + "/outside"
+    try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(atPath: dir + "/kube", withDestinationPath: outside)
+    #expect(throws: ImportError.self) {
+      try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    }
+    #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
+  }
+
+  @Test(arguments: [
+    ("../evil", TarFixture.Kind.file), ("/abs/evil", .file), ("blobs/link", .symlink),
+    ("blobs/hard", .hardlink), ("dev", .charDevice),
+  ])
+  func maliciousTarballIsRefusedAndWritesNothing(_ name: String, _ kind: TarFixture.Kind) throws {
+    let scratch = try ScratchDir()
+    let payload = Array("evil".utf8)
+    let bytes = TarFixture.archive([
+      TarFixture.entry("oci-layout", Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8)),
+      TarFixture.entry(name, kind == .file ? payload : [], kind: kind, link: "/etc/passwd"),
+    ])
+    let archive = try scratch.file("evil.tar", bytes)
+    let dir = scratch.path + "/in/kubekey"
+    #expect {
+      try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    } throws: { error in
+      guard case .archive = error as? ImportError else { return false }
+      return true
+    }
+    #expect(!scratch.exists("evil"))
+    #expect(!scratch.exists("in/evil"))
+    #expect(!FileManager.default.fileExists(atPath: "/abs/evil"))
+  }
+
+  @Test func duplicateEntryIsRefused() throws {
+    let scratch = try ScratchDir()
+    let layout = TarFixture.entry("oci-layout", Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
+    let archive = try scratch.file("dup.tar", TarFixture.archive([layout, layout]))
+    #expect(throws: ImportError.self) {
+      try ArtifactImporter.importArtifact(archive: archive, into: scratch.path + "/kubekey")
+    }
+  }
+}
