@@ -145,6 +145,26 @@ public struct GraphWalk: Sendable {
   public var reachable: Set<Digest> {
     Set(nodes.compactMap(\.descriptor.digest))
   }
+
+  /// The blob order of SPEC 1.1: every index, manifest and config in walk order (so a
+  /// reader can plan before the large bytes arrive), then every other blob (layers, files,
+  /// ISOs) sorted by digest. Each digest once.
+  public var archiveOrder: [GraphDescriptor] {
+    var metadata: [GraphDescriptor] = []
+    var bulk: [Digest: GraphDescriptor] = [:]
+    var placed = Set<Digest>()
+    for node in nodes where node.firstVisit {
+      guard let digest = node.descriptor.digest else { continue }
+      let type = node.descriptor.mediaType
+      if node.role == .config || GraphMediaTypes.isIndex(type) || GraphMediaTypes.isManifest(type) {
+        metadata.append(node.descriptor)
+        placed.insert(digest)
+      } else {
+        bulk[digest] = node.descriptor
+      }
+    }
+    return metadata + bulk.keys.sorted().filter { !placed.contains($0) }.compactMap { bulk[$0] }
+  }
 }
 
 /// Walks an OCI layout's graph: `index.json` → indexes → manifests → config, layers,

@@ -45,6 +45,17 @@ struct VerifyTests {
       arm?.parents.map(\.digest) == [fixture.multiArchIndex.digest, fixture.manifests[1].digest])
   }
 
+  @Test func archiveOrderPutsMetadataFirstThenBlobsByDigest() throws {
+    let fixture = try LayoutFixture()
+    defer { fixture.dir.remove() }
+    let order = try fixture.store.walk().archiveOrder.compactMap(\.digest)
+    let metadata =
+      [fixture.multiArchIndex, fixture.manifests[0], fixture.configs[0]]
+      + [fixture.manifests[1], fixture.configs[1], fixture.singleManifest, fixture.singleConfig]
+    #expect(Array(order.prefix(metadata.count)) == metadata.map(\.digest))
+    #expect(Array(order.dropFirst(metadata.count)) == fixture.layers.map(\.digest).sorted())
+  }
+
   @Test func missingBlobIsReportedWithItsImage() throws {
     let fixture = try LayoutFixture()
     defer { fixture.dir.remove() }
