@@ -1,0 +1,56 @@
+import Blobstore
+import OCI
+
+/// Why a planned file could not be fetched; each case names the URL (or file) and what to do.
+public enum DownloadError: Error, Sendable, CustomStringConvertible {
+  /// The server answered with a status other than 200/206 or a redirect.
+  case http(url: String, status: Int)
+  /// The connection kept failing after every retry.
+  case transport(url: String, attempts: Int, message: String)
+  /// The bytes did not hash to the expected digest, twice in a row: nothing was stored.
+  case checksumMismatch(
+    url: String, path: String, expected: Digest, actual: Digest, expectedSize: Int64,
+    actualSize: Int64)
+  /// The upstream `.sha256` file was not a sha256 hex digest.
+  case badChecksumFile(url: String, reason: String)
+  /// A 200 response without `Content-Length`: the size is needed to verify while streaming.
+  case noContentLength(url: String)
+  /// More than the allowed number of redirects, or one without a usable `Location`.
+  case badRedirect(url: String, reason: String)
+  /// A 206 response whose `Content-Range` does not continue where the file stopped.
+  case badRange(url: String, reason: String)
+  /// The archive has no such member (helm: `linux-amd64/helm`) or could not be read.
+  case archive(url: String, member: String, reason: String)
+  /// The local blob store failed (disk full, permissions).
+  case store(path: String, BlobstoreError)
+
+  public var description: String {
+    switch self {
+    case .http(let url, let status):
+      let hint =
+        status == 404
+        ? "check the version in the manifest, or that the mirror holds this file"
+        : "the server refused the download"
+      return "GET \(url) answered HTTP \(status): \(hint)"
+    case .transport(let url, let attempts, let message):
+      return "GET \(url) failed after \(attempts) attempts: \(message)"
+    case .checksumMismatch(let url, let path, let expected, let actual, let size, let got):
+      return "\(path) from \(url) has sha256 \(actual.encoded) (\(got) bytes), expected "
+        + "\(expected.encoded) (\(size) bytes), on two downloads; nothing was stored. "
+        + "If the upstream file legitimately changed, pin its sha256 in the manifest"
+    case .badChecksumFile(let url, let reason):
+      return "checksum file \(url) is unusable: \(reason)"
+    case .noContentLength(let url):
+      return "GET \(url) sent no Content-Length; kk needs the size to verify the file "
+        + "while streaming (use a mirror that sends it)"
+    case .badRedirect(let url, let reason):
+      return "GET \(url): \(reason)"
+    case .badRange(let url, let reason):
+      return "GET \(url): bad resume response: \(reason)"
+    case .archive(let url, let member, let reason):
+      return "cannot extract \(member) from \(url): \(reason)"
+    case .store(let path, let error):
+      return "storing \(path): \(error)"
+    }
+  }
+}

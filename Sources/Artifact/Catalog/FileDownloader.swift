@@ -1,0 +1,179 @@
+import Blobstore
+import Foundation
+import OCI
+
+/// Fetches the files of an ``ExportPlan`` into a blob store, verified while they stream.
+///
+/// KubeKey ran `curl` once per file: no resume, one network error aborted the export, and a
+/// wrong file was only noticed afterwards (or never). Here every byte goes through a
+/// ``BlobWriter`` expecting the planned digest, so nothing unverified reaches `blobs/`; a cut
+/// connection resumes with `Range` from the byte reached; a checksum mismatch is retried
+/// once from scratch (a corrupt mirror or proxy cache is usually transient) and then
+/// refused with both digests.
+///
+/// Files whose digest is already in the store are not fetched again, so a re-run after a
+/// failure only downloads what is missing.
+public struct FileDownloader: Sendable {
+  public let store: BlobStore
+  public let pool: TransferPool
+  /// Connection failures tolerated per file (each resumes where the last stopped).
+  public var retries: Int
+  /// Wait before retry n: n × this.
+  public var retryDelay: Duration
+
+  public init(
+    store: BlobStore, pool: TransferPool, retries: Int = 5, retryDelay: Duration = .seconds(1)
+  ) {
+    self.store = store
+    self.pool = pool
+    self.retries = retries
+    self.retryDelay = retryDelay
+  }
+
+  /// Fetches `file` into the store and returns the stored blob (its digest is the file's).
+  /// - Throws: ``DownloadError``, naming the URL and what to do.
+  public func fetch(_ file: FilePlan) async throws(DownloadError) -> StoredBlob {
+    do {
+      return try await fetchUntyped(file)
+    } catch let error as DownloadError {
+      throw error
+    } catch let error as BlobstoreError {
+      throw .store(path: file.path, error)
+    } catch {
+      throw .transport(url: file.origin.description, attempts: 1, message: "\(error)")
+    }
+  }
+
+  private var getter: ResumableGet {
+    ResumableGet(pool: pool, retries: retries, retryDelay: retryDelay)
+  }
+
+  private func fetchUntyped(_ file: FilePlan) async throws -> StoredBlob {
+    let url: String
+    switch file.origin {
+    case .localFile(let path):
+      return try store.ingest(file: path, expecting: file.checksum.digest, mode: .copy)
+    case .url(let value):
+      url = value
+    }
+    let expected = try await expectedDigest(file)
+    if let size = store.size(of: expected) { return StoredBlob(digest: expected, size: size) }
+    var attempt = 1
+    while true {
+      do {
+        if let member = file.extract {
+          return try await fetchExtracting(member, from: url, expected: expected)
+        }
+        return try await fetchDirect(url, expected: expected)
+      } catch BlobstoreError.digestMismatch(let expected, let actual, let size, let got) {
+        guard attempt < 2 else {
+          throw DownloadError.checksumMismatch(
+            url: url, path: file.path, expected: expected, actual: actual, expectedSize: size,
+            actualSize: got)
+        }
+        attempt += 1
+      }
+    }
+  }
+
+  /// The digest the planned checksum names, fetching the upstream `.sha256` file if needed.
+  func expectedDigest(_ file: FilePlan) async throws -> Digest {
+    switch file.checksum {
+    case .manifest(let digest, _), .table(let digest):
+      return digest
+    case .upstreamFile(let url):
+      return try Self.parseChecksumFile(try await getter.small(url), url: url)
+    case .localFile:
+      throw DownloadError.badChecksumFile(
+        url: file.origin.description, reason: "a downloaded file needs a known checksum")
+    }
+  }
+
+  private func fetchDirect(_ url: String, expected: Digest) async throws -> StoredBlob {
+    let store = self.store
+    let slot = SinkSlot { size in try store.writer(expecting: expected, size: size) }
+    do {
+      try await getter.run(url, into: slot)
+      guard let writer = slot.current as? BlobWriter else {
+        throw DownloadError.transport(url: url, attempts: 1, message: "no body received")
+      }
+      try writer.commit()
+      return StoredBlob(digest: expected, size: slot.size)
+    } catch {
+      slot.cancel()
+      throw error
+    }
+  }
+
+  /// Downloads the archive outside `blobs/`, then streams `member` out of it into a writer
+  /// expecting `expected`: the checksum vouches for the member, not for the archive.
+  private func fetchExtracting(_ member: String, from url: String, expected: Digest)
+    async throws -> StoredBlob
+  {
+    let directory = store.ingestDirectory
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let path = "\(directory)/\(UInt64.random(in: 0...UInt64.max)).download"
+    let slot = SinkSlot { size in try TemporaryFileSink(path: path, limit: size) }
+    defer { slot.cancel() }
+    try await getter.run(url, into: slot)
+    (slot.current as? TemporaryFileSink)?.close()
+    let reader: ArchiveReader
+    do {
+      reader = try ArchiveReader(path: path)
+    } catch {
+      throw DownloadError.archive(url: url, member: member, reason: "\(error)")
+    }
+    while let entry = try nextEntry(reader, url: url, member: member) {
+      guard entry.name == member else { continue }
+      let writer = try store.writer(expecting: expected, size: entry.size)
+      do {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+          let count: Int
+          do {
+            count = try entry.read(into: buffer)
+          } catch {
+            throw DownloadError.archive(url: url, member: member, reason: "\(error)")
+          }
+          if count == 0 { break }
+          try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
+        try writer.commit()
+      } catch {
+        writer.cancel()
+        throw error
+      }
+      return StoredBlob(digest: expected, size: entry.size)
+    }
+    throw DownloadError.archive(url: url, member: member, reason: "the archive has no such file")
+  }
+
+  private func nextEntry(_ reader: ArchiveReader, url: String, member: String) throws
+    -> ArchiveEntry?
+  {
+    do {
+      return try reader.next()
+    } catch {
+      throw DownloadError.archive(url: url, member: member, reason: "\(error)")
+    }
+  }
+
+  /// `<hex>` or `<hex>  <file name>` (sha256sum's format), surrounding whitespace ignored.
+  static func parseChecksumFile(_ bytes: [UInt8], url: String) throws(DownloadError) -> Digest {
+    guard bytes.count <= 4096 else {
+      throw .badChecksumFile(url: url, reason: "\(bytes.count) bytes; expected one sha256 line")
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
+    guard let first = text.split(whereSeparator: { $0.isWhitespace }).first,
+      first.count == 64, first.allSatisfy(\.isHexDigit)
+    else {
+      throw .badChecksumFile(url: url, reason: "it does not start with a 64-digit sha256 hex")
+    }
+    do {
+      return try Digest(parsing: "sha256:\(first.lowercased())")
+    } catch {
+      throw .badChecksumFile(url: url, reason: "\(error)")
+    }
+  }
+}
