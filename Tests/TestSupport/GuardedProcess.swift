@@ -79,20 +79,3 @@ final class GuardedProcess: @unchecked Sendable {
     _ = await exit.wait(atMost: .seconds(5))
   }
 }
-
-/// Polls `probe` until it returns true, failing early when `server` exits.
-func waitUntilReady(
-  _ server: GuardedProcess, timeout: Duration = .seconds(30), _ probe: () async throws -> Bool
-) async throws {
-  let clock = ContinuousClock()
-  let deadline = clock.now + timeout
-  while clock.now < deadline {
-    guard server.isRunning else {
-      throw TestSupportError.serverDidNotStart("\(server.name) (exited)", log: server.logTail())
-    }
-    if (try? await probe()) == true { return }
-    try await Task.sleep(for: .milliseconds(50))
-  }
-  throw TestSupportError.serverDidNotStart(
-    "\(server.name) (not ready after \(timeout))", log: server.logTail())
-}

@@ -65,7 +65,9 @@ public final class TestContainerd: @unchecked Sendable {
         logPath: dir + "/containerd.log")
       let containerd = TestContainerd(scratch: scratch, server: server, namespace: namespace)
       do {
-        try await waitUntilReady(server) {
+        let socket = containerd.socketPath
+        try await waitUntilReady(server) { unixSocketAccepts(socket) }
+        try await retrying(server) {
           try await ProcessRunner.run(
             "ctr", ["--address", containerd.socketPath, "version"], timeout: .seconds(5)
           ).succeeded

@@ -220,8 +220,12 @@ public final class TestRegistry: @unchecked Sendable {
         logPath: dir + "/registry-\(attempt).log")
       let url = "\(config.tls == nil ? "http" : "https")://127.0.0.1:\(port)/v2/"
       do {
-        try await waitUntilReady(server) {
-          let status = try await HTTPProbe.fetch(url, caCert: caCert, timeout: .seconds(2)).status
+        // The log line proves *our* process bound the port (a connect could reach
+        // whoever took the port first); then /v2/ must answer.
+        let log = server.logPath
+        try await waitUntilReady(server) { fileContains(log, "listening on 127.0.0.1:\(port)") }
+        try await retrying(server) {
+          let status = try await HTTPProbe.fetch(url, caCert: caCert, timeout: .seconds(5)).status
           return status == 200 || status == 401
         }
         return (server, port)
@@ -262,14 +266,11 @@ public final class TestRegistry: @unchecked Sendable {
     let process = try GuardedProcess(
       name: "token server", command: command, logPath: dir + "/token-server.log")
     do {
-      var realm = ""
-      try await waitUntilReady(process) {
-        guard let text = try? String(contentsOfFile: portFile, encoding: .utf8),
-          let port = UInt16(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        else { return false }
-        realm = "\(tls ? "https" : "http")://127.0.0.1:\(port)/token"
-        return true
+      try await waitUntilReady(process) { portWritten(to: portFile) != nil }
+      guard let port = portWritten(to: portFile) else {
+        throw TestSupportError.badOutput("token server wrote no port to \(portFile)")
       }
+      let realm = "\(tls ? "https" : "http")://127.0.0.1:\(port)/token"
       return TokenServer(
         process: process, realm: realm, service: service, issuer: issuer, logPath: logPath)
     } catch {
