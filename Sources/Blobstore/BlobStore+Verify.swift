@@ -36,7 +36,7 @@ extension BlobStore {
       snapshot.indexJSON = try FileIO.readFile(
         indexPath, limit: Int64(4 * LayoutSnapshot.contentLimit))
     }
-    var work: [(Digest, String)] = []
+    var work: [(Digest, String, Int64)] = []
     for algorithm in FileIO.list(root + "/blobs").sorted() {
       let directory = "\(root)/blobs/\(algorithm)"
       guard FileIO.isDirectory(directory) else {
@@ -46,17 +46,17 @@ extension BlobStore {
       for name in FileIO.list(directory).sorted() {
         let relative = "blobs/\(algorithm)/\(name)"
         guard case .blob(let digest) = LayoutSnapshot.classify(path: relative),
-          FileIO.fileInfo(root + "/" + relative) != nil
+          let info = FileIO.fileInfo(root + "/" + relative)
         else {
           snapshot.strayFiles.append(relative)
           continue
         }
-        work.append((digest, root + "/" + relative))
+        work.append((digest, root + "/" + relative, info.size))
       }
     }
     // Largest first, so two threads finish close together.
-    work.sort { (FileIO.fileInfo($0.1)?.size ?? 0) > (FileIO.fileInfo($1.1)?.size ?? 0) }
-    let results = try Self.inspectAll(work, threads: max(1, threads))
+    work.sort { $0.2 > $1.2 }
+    let results = try Self.inspectAll(work.map { ($0.0, $0.1) }, threads: max(1, threads))
     snapshot.blobs = results
     return snapshot
   }
@@ -103,6 +103,8 @@ extension BlobStore {
   ) throws(BlobstoreError) -> BlobFacts {
     let fd = try FileIO.openRead(path)
     defer { close(fd) }
+    // Tell the kernel to read ahead aggressively: every blob is read once, start to end.
+    _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
     let inspector = BlobInspector(hashing: hashing)
     while true {
       let n = try FileIO.read(fd, into: buffer, path: path)
