@@ -7,6 +7,7 @@ struct ArtifactCommand: AsyncParsableCommand {
     abstract: "Export, verify, inspect and push offline artifacts.",
     subcommands: [
       ArtifactVerifyCommand.self, ArtifactInspectCommand.self, ArtifactImportCommand.self,
+      ArtifactExportCommand.self,
     ]
   )
 }

@@ -15,6 +15,7 @@ struct KK: AsyncParsableCommand {
     subcommands: [
       VersionCommand.self,
       ArtifactCommand.self,
+      CacheCommand.self,
     ]
   )
 }

@@ -1,0 +1,92 @@
+import Blobstore
+import Foundation
+import OCI
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The persistent download cache: a `BlobStore` (an OCI layout) shared by every export.
+///
+/// Why a Blobstore: every blob enters through a verifying writer and an atomic rename, so a
+/// `kill -9` at any moment leaves only complete, verified blobs under `blobs/` (and temp files
+/// under `.ingest/`, removed by `prune`), and two `kk` processes can share the directory.
+/// `index.json` records the last resolved top descriptor of each image reference (written
+/// under the store's flock), which is what lets an export skip blobs it already has.
+public struct ExportCache: Sendable {
+  /// The store.
+  public let store: BlobStore
+
+  /// The cache directory: `$XDG_CACHE_HOME/kk`, else `~/.cache/kk`.
+  public static func defaultDirectory(
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) -> String {
+    if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/kk" }
+    let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+    return home + "/.cache/kk"
+  }
+
+  /// Opens the cache at `directory`, creating it when missing.
+  public static func open(at directory: String) throws(ExportError) -> ExportCache {
+    do {
+      return ExportCache(store: try BlobStore.create(at: directory))
+    } catch {
+      throw .store("cannot open the cache \(directory): \(error); pass --cache-dir or --no-cache")
+    }
+  }
+
+  /// Marks a blob as used now (its mtime), so `prune --older-than` keeps what recent exports
+  /// needed. Failures are ignored: the mark is advisory.
+  public func touch(_ digest: Digest) {
+    _ = utimes(store.path(for: digest), nil)
+  }
+
+  /// What `prune` removed.
+  public struct PruneReport: Sendable, Hashable {
+    public var removedBlobs: Int
+    public var removedTempFiles: Int
+    public var freedBytes: Int64
+  }
+
+  /// Removes blobs not used for `days` days (by mtime, which exports refresh), or every blob
+  /// when `days` is nil, and every ingest temp file older than an hour (or all, when `days`
+  /// is nil). Index entries whose top blob went away are dropped. Do not prune while an export
+  /// using the same cache runs: it may lose a blob it is about to pack.
+  public func prune(olderThanDays days: Int?, now: Date = Date()) throws(ExportError) -> PruneReport
+  {
+    var report = PruneReport(removedBlobs: 0, removedTempFiles: 0, freedBytes: 0)
+    let cutoff = days.map { now.timeIntervalSince1970 - Double($0) * 86_400 }
+    let blobDir = store.root + "/blobs/sha256"
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: blobDir)) ?? [] {
+      let path = blobDir + "/" + name
+      var info = stat()
+      guard stat(path, &info) == 0 else { continue }
+      if let cutoff, Double(info.st_mtim.tv_sec) >= cutoff { continue }
+      if unlink(path) == 0 {
+        report.removedBlobs += 1
+        report.freedBytes += Int64(info.st_size)
+      }
+    }
+    let tempCutoff = days == nil ? now.timeIntervalSince1970 : now.timeIntervalSince1970 - 3600
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: store.ingestDirectory)) ?? []
+    where !name.hasSuffix(".lock") {
+      let path = store.ingestDirectory + "/" + name
+      var info = stat()
+      guard stat(path, &info) == 0, Double(info.st_mtim.tv_sec) <= tempCutoff else { continue }
+      if unlink(path) == 0 {
+        report.removedTempFiles += 1
+        report.freedBytes += Int64(info.st_size)
+      }
+    }
+    do {
+      try store.updateIndex { (index: inout ImageIndex) throws(BlobstoreError) in
+        index.manifests.removeAll { !store.contains($0.digest) }
+      }
+    } catch {
+      throw .store("cannot update \(store.root)/index.json: \(error)")
+    }
+    return report
+  }
+}

@@ -1,0 +1,216 @@
+import Blobstore
+import Foundation
+import OCI
+
+/// `kk artifact export`: a KubeKey manifest in, one deduplicated, verified, reproducible
+/// artifact out.
+///
+/// Phases, each finished before the next starts so failures come early and cheap:
+/// 1. resolve: every image's manifests (small) into the cache, platforms filtered;
+/// 2. download: the union of their blobs, each digest once, `parallel` at a time, after a
+///    free-space check with the numbers; blobs already in the cache cost nothing;
+/// 3. pack: the manifest YAML (passwords removed) as a file artifact, then the archive in
+///    SPEC order from the cache;
+/// 4. verify: `ArtifactVerifier` re-reads the artifact (unless disabled).
+public struct ArtifactExporter: Sendable {
+  public var manifest: KubeKeyManifest
+  public var cache: ExportCache
+  public var options: ExportOptions
+
+  public init(
+    manifest: KubeKeyManifest, cache: ExportCache, options: ExportOptions = ExportOptions()
+  ) {
+    self.manifest = manifest
+    self.cache = cache
+    self.options = options
+  }
+
+  /// The `io.kubekey.path` of the stored manifest YAML (SPEC §1.2).
+  public static let manifestPath = "manifest.yaml"
+
+  /// Runs the export into `output`; `events` receives progress (called from any thread).
+  public func export(
+    to output: String, events: @escaping @Sendable (ExportEvent) -> Void = { _ in }
+  ) async throws(ExportError) -> ExportSummary {
+    var seconds: [String: Double] = [:]
+    try ArtifactPacker.checkOutput(output, force: options.force)
+    guard !manifest.arches.isEmpty else {
+      throw .invalidInput("the manifest lists no arches (spec.arches); add amd64 and/or arm64")
+    }
+    let platforms = manifest.arches.map {
+      Platform(os: "linux", architecture: $0.architecture, variant: $0.variant)
+    }
+    let store = cache.store
+
+    // 1. Resolve.
+    var clock = Date()
+    events(.phaseStarted(.resolve, total: Int64(manifest.images.count)))
+    let resolved = try await resolveAll(platforms: platforms, events: events)
+    events(.phaseFinished(.resolve))
+    seconds["resolve"] = Date().timeIntervalSince(clock)
+    var warnings = resolved.flatMap(\.warnings)
+    let images = resolved.compactMap(\.image)
+    for reference in resolved.filter({ $0.image == nil }).map(\.reference) {
+      warnings.append("\(reference) has none of the requested platforms; left out")
+    }
+    for warning in warnings { events(.warning(warning)) }
+
+    // 2. Download the union of blobs, each once.
+    clock = Date()
+    let sessions = resolved.first?.sessions
+    var order: [Digest] = []
+    var sources: [Digest: BlobSource] = [:]
+    for image in images {
+      guard let client = sessions?.client(for: image.reference) else { continue }
+      for blob in image.blobs {
+        let source = (client, image.reference.repository, image.reference.description)
+        if sources[blob.digest] == nil {
+          order.append(blob.digest)
+          sources[blob.digest] = BlobSource(descriptor: blob, sources: [source])
+        } else {
+          sources[blob.digest]?.sources.append(source)
+        }
+      }
+    }
+    let missing = order.compactMap { sources[$0] }.filter {
+      store.size(of: $0.descriptor.digest) != $0.descriptor.size
+    }
+    let missingBytes = missing.reduce(Int64(0)) { $0 + $1.descriptor.size }
+    let uniqueBlobBytes = order.reduce(Int64(0)) { $0 + (sources[$1]?.descriptor.size ?? 0) }
+    try DiskSpace.require(missingBytes + 1 << 20, at: store.root, what: "the downloads (cache)")
+    let outputDirectory = (output as NSString).deletingLastPathComponent
+    try DiskSpace.require(
+      uniqueBlobBytes + 1 << 20, at: outputDirectory.isEmpty ? "." : outputDirectory,
+      what: "the artifact")
+    let counter = ByteCounter()
+    events(.phaseStarted(.download, total: missingBytes))
+    let downloader = BlobDownloader(store: store, parallel: options.parallel)
+    let fetched = try await downloader.download(missing, counter: counter) { done in
+      events(.progress(.download, done: done))
+    }
+    events(.phaseFinished(.download))
+    seconds["download"] = Date().timeIntervalSince(clock)
+
+    // 3. Pack.
+    clock = Date()
+    let yaml = Array(manifest.redactedYAML().utf8)
+    let manifestEntry = try FileArtifact(kind: .manifest, path: Self.manifestPath).store(
+      bytes: yaml, in: store)
+    var entries = images.map(\.entry)
+    entries.append(manifestEntry)
+    do {
+      for image in images {
+        try store.putImage(image.entry, reference: image.reference.description)
+      }
+    } catch {
+      throw .store("cannot record the images in \(store.root)/index.json: \(error)")
+    }
+    let plan = try PackPlan(store: store, entries: entries)
+    for blob in plan.blobs { cache.touch(blob.digest) }
+    events(.phaseStarted(.pack, total: plan.blobBytes))
+    let packed = try ArtifactPacker.pack(
+      plan: plan, from: store, to: output, force: options.force
+    ) { done in events(.progress(.pack, done: done)) }
+    events(.phaseFinished(.pack))
+    seconds["pack"] = Date().timeIntervalSince(clock)
+
+    // 4. Verify.
+    if options.verify {
+      clock = Date()
+      events(.phaseStarted(.verify, total: packed.size))
+      try await verify(output)
+      events(.phaseFinished(.verify))
+      seconds["verify"] = Date().timeIntervalSince(clock)
+    }
+
+    let perImage = images.map { image in
+      ExportedImage(
+        reference: image.reference.description, digest: image.entry.digest.description,
+        upstreamDigest: image.upstreamDigest?.description, platforms: image.platforms,
+        bytes: image.manifestBytes + image.blobs.reduce(0) { $0 + $1.size })
+    }
+    let imageBytes = perImage.reduce(Int64(0)) { $0 + $1.bytes }
+    let manifestBytes: Int64 = images.reduce(0) { $0 + $1.manifestBytes }
+    let uniqueImageBytes: Int64 = uniqueBlobBytes + manifestBytes
+    var allPlatforms: [String] = []
+    for platform in images.flatMap(\.platforms) where !allPlatforms.contains(platform) {
+      allPlatforms.append(platform)
+    }
+    return ExportSummary(
+      output: output, images: perImage, platforms: allPlatforms, uniqueBytes: plan.blobBytes,
+      bytesSavedByDedup: max(0, imageBytes - uniqueImageBytes), downloadedBytes: counter.total,
+      cachedBlobs: order.count - fetched, downloadedBlobs: fetched, outputSize: packed.size,
+      sha256: packed.sha256.description,
+      filteredImages: images.filter { $0.upstreamDigest != nil }.map(\.reference.description),
+      warnings: warnings, verified: options.verify, seconds: seconds)
+  }
+
+  private struct Resolution: Sendable {
+    var reference: Reference
+    var image: ResolvedImage?
+    var warnings: [String]
+    var sessions: RegistrySessions
+  }
+
+  private func resolveAll(
+    platforms: [Platform], events: @escaping @Sendable (ExportEvent) -> Void
+  ) async throws(ExportError) -> [Resolution] {
+    let sessions = try RegistrySessions(
+      hosts: Set(manifest.images.map(\.registry)), auths: manifest.registry, options: options)
+    let resolver = ImageResolver(
+      store: cache.store, platforms: platforms,
+      skipMissingPlatforms: options.skipMissingPlatforms)
+    let references = manifest.images
+    var results = [Resolution?](repeating: nil, count: references.count)
+    do {
+      try await withThrowingTaskGroup(of: (Int, Resolution).self) { group in
+        var next = 0
+        func addNext() {
+          guard next < references.count else { return }
+          let position = next
+          let reference = references[position]
+          next += 1
+          group.addTask {
+            guard let client = sessions.client(for: reference) else {
+              throw ExportError.registry(image: reference.description, detail: "no client")
+            }
+            let image = try await resolver.resolve(reference, client: client)
+            return (
+              position,
+              Resolution(
+                reference: reference, image: image, warnings: image?.warnings ?? [],
+                sessions: sessions)
+            )
+          }
+        }
+        for _ in 0..<options.parallel { addNext() }
+        var done: Int64 = 0
+        while let (position, resolution) = try await group.next() {
+          results[position] = resolution
+          done += 1
+          events(.progress(.resolve, done: done))
+          addNext()
+        }
+      }
+    } catch let error as ExportError {
+      throw error
+    } catch {
+      throw .store("\(error)")
+    }
+    return results.compactMap { $0 }
+  }
+
+  private func verify(_ output: String) async throws(ExportError) {
+    let report: VerifyReport
+    do {
+      report = try await ArtifactVerifier.verify(path: output)
+    } catch {
+      try? FileManager.default.removeItem(atPath: output)
+      throw .verification(path: output, errors: ["\(error)"])
+    }
+    guard report.isValid else {
+      try? FileManager.default.removeItem(atPath: output)
+      throw .verification(path: output, errors: report.errors.map(\.description))
+    }
+  }
+}

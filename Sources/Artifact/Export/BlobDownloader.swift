@@ -1,0 +1,132 @@
+import Blobstore
+import Foundation
+import OCI
+
+/// A blob to fetch and every place it can be fetched from (images sharing a layer may live in
+/// different repositories or registries; the first source is tried first).
+struct BlobSource: Sendable {
+  var descriptor: Descriptor
+  var sources: [(client: RegistryClient, repository: String, image: String)]
+}
+
+/// A thread-safe byte counter for progress and the summary.
+final class ByteCounter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var value: Int64 = 0
+
+  func add(_ count: Int64) -> Int64 {
+    lock.lock()
+    defer { lock.unlock() }
+    value += count
+    return value
+  }
+
+  var total: Int64 {
+    lock.lock()
+    defer { lock.unlock() }
+    return value
+  }
+}
+
+/// Feeds a `BlobWriter` from a registry download; a 200 answering a range request restarts it.
+final class CountingBlobSink: RestartableByteSink, @unchecked Sendable {
+  let writer: BlobWriter
+  let counter: ByteCounter
+  let onProgress: @Sendable (Int64) -> Void
+  /// Bytes this sink received (over restarts), to take back out of the total on failure.
+  let received = ByteCounter()
+
+  init(writer: BlobWriter, counter: ByteCounter, onProgress: @escaping @Sendable (Int64) -> Void) {
+    self.writer = writer
+    self.counter = counter
+    self.onProgress = onProgress
+  }
+
+  func write(_ bytes: UnsafeRawBufferPointer) throws {
+    try writer.write(bytes)
+    _ = received.add(Int64(bytes.count))
+    onProgress(counter.add(Int64(bytes.count)))
+  }
+
+  func restart() throws {
+    try writer.reset()
+  }
+}
+
+/// Downloads blobs into the cache, each unique digest once, up to `parallel` at a time.
+///
+/// The caller passes the set of unique blobs, so two images needing the same layer never
+/// download it twice; two `kk` processes racing on one blob each write a private temp file
+/// and the atomic rename makes the second commit a no-op.
+struct BlobDownloader: Sendable {
+  var store: BlobStore
+  var parallel: Int
+
+  /// Fetches every blob not yet stored; returns (blobs fetched, bytes fetched).
+  func download(
+    _ blobs: [BlobSource], counter: ByteCounter,
+    onProgress: @escaping @Sendable (Int64) -> Void
+  ) async throws(ExportError) -> Int {
+    var fetched = 0
+    do {
+      try await withThrowingTaskGroup(of: Bool.self) { group in
+        var pending = blobs[...]
+        func addNext() {
+          guard let blob = pending.popFirst() else { return }
+          group.addTask {
+            try await fetch(blob, counter: counter, onProgress: onProgress)
+          }
+        }
+        for _ in 0..<parallel { addNext() }
+        while let didFetch = try await group.next() {
+          if didFetch { fetched += 1 }
+          addNext()
+        }
+      }
+    } catch let error as ExportError {
+      throw error
+    } catch {
+      throw .store("\(error)")
+    }
+    return fetched
+  }
+
+  private func fetch(
+    _ blob: BlobSource, counter: ByteCounter, onProgress: @escaping @Sendable (Int64) -> Void
+  ) async throws(ExportError) -> Bool {
+    let descriptor = blob.descriptor
+    if store.size(of: descriptor.digest) == descriptor.size { return false }
+    var lastError: ExportError?
+    for source in blob.sources {
+      let writer: BlobWriter
+      do {
+        writer = try store.writer(expecting: descriptor.digest, size: descriptor.size)
+      } catch {
+        throw .store("cannot write blob \(descriptor.digest) into the cache: \(error)")
+      }
+      let sink = CountingBlobSink(writer: writer, counter: counter, onProgress: onProgress)
+      do {
+        try await source.client.fetchBlob(
+          repository: source.repository, descriptor: descriptor, into: sink)
+        try writer.commit()
+        return true
+      } catch {
+        writer.cancel()
+        // Bytes of a failed attempt do not count as fetched content.
+        _ = counter.add(-sink.received.total)
+        let detail = "\(error)"
+        if case .blobUnknown = error as? RegistryError {
+          lastError = .registry(image: source.image, detail: detail)
+          continue
+        }
+        if error is BlobstoreError {
+          throw .store(
+            "cannot store blob \(descriptor.digest) of \(source.image) in \(store.root): \(detail)"
+          )
+        }
+        throw .registry(image: source.image, detail: detail)
+      }
+    }
+    throw lastError ?? .store("no source for blob \(descriptor.digest)")
+  }
+}

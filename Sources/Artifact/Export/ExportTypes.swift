@@ -1,0 +1,97 @@
+import Foundation
+import OCI
+
+/// How `ArtifactExporter` runs.
+public struct ExportOptions: Sendable {
+  /// Blob downloads (and image resolutions) at once.
+  public var parallel: Int
+  /// Go on, with a warning, when an image lacks a requested platform.
+  public var skipMissingPlatforms: Bool
+  /// Replace an existing output file.
+  public var force: Bool
+  /// Run `ArtifactVerifier` on the finished artifact.
+  public var verify: Bool
+  /// Resolve images from the cache's `index.json` instead of the registries (no network).
+  public var offline: Bool
+  /// Connection attempts per registry call before giving up.
+  public var retryAttempts: Int
+  /// Where `~/.docker/config.json` and friends are looked up.
+  public var environment: [String: String]
+
+  public init(
+    parallel: Int = 8, skipMissingPlatforms: Bool = false, force: Bool = false,
+    verify: Bool = true, offline: Bool = false, retryAttempts: Int = 3,
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) {
+    self.parallel = max(1, parallel)
+    self.skipMissingPlatforms = skipMissingPlatforms
+    self.force = force
+    self.verify = verify
+    self.offline = offline
+    self.retryAttempts = max(1, retryAttempts)
+    self.environment = environment
+  }
+}
+
+/// The phases an export goes through, in order, for progress display.
+public enum ExportPhase: String, Sendable, Codable {
+  case resolve
+  case download
+  case pack
+  case verify
+}
+
+/// What the exporter reports while it runs. The command renders these as a TTY progress line
+/// or plain log lines; the library never prints.
+public enum ExportEvent: Sendable {
+  /// A phase starts; `total` is its item count (images) or byte count (download, pack).
+  case phaseStarted(ExportPhase, total: Int64)
+  /// Progress inside a phase: items or bytes done so far.
+  case progress(ExportPhase, done: Int64)
+  case phaseFinished(ExportPhase)
+  /// Something the user should know that does not stop the export.
+  case warning(String)
+}
+
+/// One exported image, as the summary lists it.
+public struct ExportedImage: Sendable, Hashable, Codable {
+  /// Full normalised reference (`ref.name`).
+  public var reference: String
+  /// The top descriptor's digest in the artifact.
+  public var digest: String
+  /// Set when platforms were filtered: the registry's own index digest.
+  public var upstreamDigest: String?
+  /// Platforms kept (`linux/amd64`, ...), attestations excluded.
+  public var platforms: [String]
+  /// Bytes of every blob of this image (manifests included), counted once per image.
+  public var bytes: Int64
+}
+
+/// The `--json` summary of an export.
+public struct ExportSummary: Sendable, Hashable, Codable {
+  public var output: String
+  public var images: [ExportedImage]
+  /// Every platform kept, over all images.
+  public var platforms: [String]
+  /// Bytes of all unique blobs in the artifact.
+  public var uniqueBytes: Int64
+  /// Sum of per-image bytes minus unique bytes: what storing each blob once saved.
+  public var bytesSavedByDedup: Int64
+  /// Blob bytes fetched from registries in this run (0 on a warm cache).
+  public var downloadedBytes: Int64
+  /// Blobs that were already in the cache.
+  public var cachedBlobs: Int
+  /// Blobs fetched in this run.
+  public var downloadedBlobs: Int
+  public var outputSize: Int64
+  /// sha256 of the artifact file.
+  public var sha256: String
+  /// Images whose index was rewritten because platforms were filtered.
+  public var filteredImages: [String]
+  /// Images (or image platforms) left out with `--skip-missing-platforms`.
+  public var warnings: [String]
+  /// Whether the artifact was verified after writing.
+  public var verified: Bool
+  /// Wall-clock seconds per phase.
+  public var seconds: [String: Double]
+}

@@ -1,0 +1,192 @@
+import Blobstore
+import Foundation
+import OCI
+
+/// An image after resolution: its manifests are in the cache, its blobs are listed.
+struct ResolvedImage: Sendable {
+  var reference: Reference
+  /// The `index.json` entry (top descriptor with ref.name/containerd/upstream annotations).
+  var entry: Descriptor
+  /// Config and layer descriptors of every kept manifest, each once.
+  var blobs: [Descriptor]
+  /// Sizes of every manifest and index kept (for the per-image byte count).
+  var manifestBytes: Int64
+  var platforms: [String]
+  /// The registry's own index digest when the index was rewritten.
+  var upstreamDigest: Digest?
+  var warnings: [String]
+}
+
+/// Fetches an image's manifests and decides which platforms it keeps.
+///
+/// Kept: manifests for the requested arches, plus buildx attestation manifests
+/// (`vnd.docker.reference.type: attestation-manifest`) whose `vnd.docker.reference.digest`
+/// names a kept manifest. When everything is kept the upstream index bytes are stored as they
+/// are (same digest, so `skopeo inspect` and containerd see the upstream digest); otherwise a
+/// new index (CanonicalJSON) lists the kept manifests, and the entry carries the upstream
+/// digest in `io.kubekey.upstream.digest`.
+struct ImageResolver: Sendable {
+  static let referenceType = "vnd.docker.reference.type"
+  static let referenceDigest = "vnd.docker.reference.digest"
+
+  var store: BlobStore
+  var platforms: [Platform]
+  var skipMissingPlatforms: Bool
+
+  func resolve(_ reference: Reference, client: RegistryClient) async throws(ExportError)
+    -> ResolvedImage?
+  {
+    let name = reference.description
+    let repository = reference.repository
+    let root = try await fetchManifest(client, repository, reference.manifestReference, name)
+    var image = ResolvedImage(
+      reference: reference, entry: root.descriptor, blobs: [], manifestBytes: 0, platforms: [],
+      upstreamDigest: nil, warnings: [])
+    var seenBlobs = Set<Digest>()
+    func addBlobs(of manifest: ManifestBytes) throws(ExportError) {
+      guard let parsed = manifest.manifest else {
+        throw .registry(image: name, detail: "\(manifest.digest) is not an image manifest")
+      }
+      for blob in parsed.blobs
+      where !MediaType.isNondistributable(blob.mediaType) && seenBlobs.insert(blob.digest).inserted
+      {
+        image.blobs.append(blob)
+      }
+    }
+    guard let index = root.index else {
+      // A single manifest: its platform is in the config.
+      guard let manifest = root.manifest else {
+        throw .registry(
+          image: name, detail: "the registry returned neither a manifest nor an index")
+      }
+      let config = try await fetchConfigPlatform(client, repository, manifest.config, name)
+      guard let config, platforms.contains(where: { $0.matches(config) }) else {
+        let have = config?.description ?? "unknown"
+        let want = platforms.map(\.description).joined(separator: ", ")
+        if skipMissingPlatforms {
+          return nil
+        }
+        throw .missingPlatform(image: name, platform: want, available: [have])
+      }
+      try ingest(root, name)
+      try addBlobs(of: root)
+      image.manifestBytes = root.size
+      image.platforms = [config.description]
+      image.entry = entry(root.descriptor, reference: name, upstream: nil)
+      return image
+    }
+    // An index: keep the requested platforms and the attestations that refer to them.
+    var kept = index.manifests.filter { child in
+      child.platform.map { have in platforms.contains { $0.matches(have) } } ?? false
+    }
+    for platform in platforms
+    where !kept.contains(where: { $0.platform.map(platform.matches) ?? false }) {
+      let have = index.manifests.compactMap(\.platform).filter { $0.architecture != "unknown" }
+        .map(\.description)
+      if !skipMissingPlatforms {
+        throw .missingPlatform(image: name, platform: platform.description, available: have)
+      }
+      image.warnings.append("\(name) has no manifest for \(platform); left out")
+    }
+    if kept.isEmpty { return nil }
+    let keptDigests = Set(kept.map(\.digest.description))
+    kept = index.manifests.filter { child in
+      if keptDigests.contains(child.digest.description) { return true }
+      guard child.annotation(Self.referenceType) == "attestation-manifest",
+        let target = child.annotation(Self.referenceDigest)
+      else { return false }
+      return keptDigests.contains(target)
+    }
+    for child in kept {
+      let fetched = try await fetchManifest(client, repository, child.digest.description, name)
+      if fetched.index != nil {
+        throw .registry(
+          image: name, detail: "nested index \(child.digest) is not supported by kk export")
+      }
+      try ingest(fetched, name)
+      try addBlobs(of: fetched)
+      image.manifestBytes += fetched.size
+      if let platform = child.platform, child.annotation(Self.referenceType) == nil {
+        image.platforms.append(platform.description)
+      }
+    }
+    var top = root
+    if kept.count != index.manifests.count {
+      var filtered = index
+      filtered.manifests = kept
+      do {
+        top = try ManifestBytes(encoding: filtered)
+      } catch {
+        throw .registry(image: name, detail: "cannot encode the filtered index: \(error)")
+      }
+      image.upstreamDigest = root.digest
+    }
+    try ingest(top, name)
+    image.manifestBytes += top.size
+    image.entry = entry(top.descriptor, reference: name, upstream: image.upstreamDigest)
+    return image
+  }
+
+  /// The `index.json` entry of an image: media type, digest and size, no platform (the entry
+  /// is the whole image), both name annotations and the upstream digest when filtered.
+  func entry(_ descriptor: Descriptor, reference: String, upstream: Digest?) -> Descriptor {
+    var annotations = [
+      AnnotationKey.refName: reference,
+      AnnotationKey.containerdImageName: reference,
+    ]
+    annotations[AnnotationKey.upstreamDigest] = upstream?.description
+    return Descriptor(
+      mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size,
+      annotations: annotations)
+  }
+
+  private func ingest(_ manifest: ManifestBytes, _ name: String) throws(ExportError) {
+    do {
+      try store.ingest(bytes: manifest.bytes)
+    } catch {
+      throw .store("\(name): cannot store manifest \(manifest.digest) in the cache: \(error)")
+    }
+  }
+
+  private func fetchManifest(
+    _ client: RegistryClient, _ repository: String, _ reference: String, _ name: String
+  ) async throws(ExportError) -> ManifestBytes {
+    // A digest reference whose bytes are already cached needs no network.
+    if let digest = try? Digest(parsing: reference), store.contains(digest),
+      let bytes = try? store.readJSON(digest),
+      let cached = try? ManifestBytes(bytes: bytes, mediaType: nil, expected: digest)
+    {
+      return cached
+    }
+    do {
+      return try await client.manifest(repository: repository, reference: reference)
+    } catch {
+      throw .registry(image: name, detail: "\(error)")
+    }
+  }
+
+  private func fetchConfigPlatform(
+    _ client: RegistryClient, _ repository: String, _ config: Descriptor, _ name: String
+  ) async throws(ExportError) -> Platform? {
+    struct ConfigPlatform: Decodable {
+      var architecture: String?
+      var os: String?
+      var variant: String?
+    }
+    let bytes: [UInt8]
+    if let cached = try? store.readJSON(config.digest) {
+      bytes = cached
+    } else {
+      do {
+        bytes = try await client.blobBytes(repository: repository, descriptor: config)
+        try store.ingest(bytes: bytes)
+      } catch {
+        throw .registry(image: name, detail: "\(error)")
+      }
+    }
+    guard let parsed = try? JSONDecoder().decode(ConfigPlatform.self, from: Data(bytes)),
+      let arch = parsed.architecture
+    else { return nil }
+    return Platform(os: parsed.os ?? "linux", architecture: arch, variant: parsed.variant)
+  }
+}

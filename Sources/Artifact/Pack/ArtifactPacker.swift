@@ -1,0 +1,141 @@
+import Blobstore
+import Foundation
+import OCI
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// What `ArtifactPacker.pack` wrote.
+public struct PackResult: Sendable, Hashable {
+  /// The artifact file.
+  public var path: String
+  /// Its size on disk.
+  public var size: Int64
+  /// sha256 of the whole file, for the summary and for out-of-band checks.
+  public var sha256: Digest
+  /// Blobs in the archive.
+  public var blobCount: Int
+  /// Bytes of those blobs.
+  public var blobBytes: Int64
+}
+
+/// Writes an artifact from a content store with `ArchiveWriter`, in `PackPlan` order.
+///
+/// Layers are stored (they are already compressed; deflating them again costs minutes and
+/// saves nothing), JSON and raw binaries are deflated at level 6. The archive is written to
+/// `NAME.partial` and renamed only when complete, so a crash never leaves a file under the
+/// final name.
+public enum ArtifactPacker {
+  /// Packs `plan`'s blobs from `store` into `output` (`.tar`, `.tar.gz` or `.tar.zst`).
+  ///
+  /// - Parameters:
+  ///   - force: replace an existing `output`; without it an existing file is an error.
+  ///   - progress: called after each blob with the bytes written so far.
+  public static func pack(
+    plan: PackPlan, from store: BlobStore, to output: String, force: Bool = false,
+    progress: (@Sendable (Int64) -> Void)? = nil
+  ) throws(ExportError) -> PackResult {
+    try checkOutput(output, force: force)
+    let directory = (output as NSString).deletingLastPathComponent
+    try DiskSpace.require(
+      plan.blobBytes + Int64(plan.indexJSON.count) + 64 * 1024,
+      at: directory.isEmpty ? "." : directory, what: "the artifact")
+    let writer: ArchiveWriter
+    do {
+      writer = try ArchiveWriter(path: output)
+    } catch {
+      throw .archive("\(error)")
+    }
+    var written: Int64 = 0
+    do {
+      try writer.add(name: "oci-layout", bytes: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
+      try writer.add(name: "index.json", bytes: plan.indexJSON)
+      for blob in plan.blobs {
+        let name = "blobs/\(blob.digest.algorithm.rawValue)/\(blob.digest.encoded)"
+        let path = store.path(for: blob.digest)
+        guard store.size(of: blob.digest) == blob.size else {
+          writer.abandon()
+          throw ExportError.store(
+            "blob \(blob.digest) (\(blob.size) bytes) is missing from \(store.root) or has the "
+              + "wrong size; run the export again to fetch it")
+        }
+        try writer.addFile(
+          name: name, path: path, hint: EntryCompressibility(mediaType: blob.mediaType))
+        written += blob.size
+        progress?(written)
+      }
+      try writer.finish()
+    } catch let error as ExportError {
+      writer.abandon()
+      throw error
+    } catch {
+      writer.abandon()
+      throw .archive("\(error)")
+    }
+    let (digest, size) = try hashFile(output)
+    return PackResult(
+      path: output, size: size, sha256: digest, blobCount: plan.blobs.count,
+      blobBytes: plan.blobBytes)
+  }
+
+  /// Refuses an existing output unless `force`, and an unsupported extension, before any
+  /// network traffic (the command calls this first).
+  public static func checkOutput(_ output: String, force: Bool) throws(ExportError) {
+    do {
+      _ = try ArchiveCompression.forOutput(path: output)
+    } catch {
+      throw .invalidInput(
+        "\(output): the artifact name must end in .tar.gz, .tar.zst or .tar")
+    }
+    if !force, FileManager.default.fileExists(atPath: output) {
+      throw .outputExists(path: output)
+    }
+  }
+
+  /// sha256 and size of a file, streamed.
+  static func hashFile(_ path: String) throws(ExportError) -> (Digest, Int64) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw .archive("cannot open \(path) to hash it: errno \(errno)") }
+    defer { close(fd) }
+    let hasher = SHA256Hasher()
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    defer { buffer.deallocate() }
+    var total: Int64 = 0
+    while true {
+      let n = read(fd, buffer.baseAddress, buffer.count)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw .archive("cannot read \(path) to hash it: errno \(errno)")
+      }
+      if n == 0 { break }
+      hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+      total += Int64(n)
+    }
+    return (hasher.finalize(), total)
+  }
+}
+
+/// Free-space checks with `statvfs`, so an export fails before it fills the disk.
+public enum DiskSpace {
+  /// Bytes available to this user on the file system holding `path` (or its nearest existing
+  /// ancestor), or nil when unknown.
+  public static func available(at path: String) -> Int64? {
+    var probe = path.isEmpty ? "." : path
+    while !FileManager.default.fileExists(atPath: probe), probe != "/", !probe.isEmpty {
+      probe = (probe as NSString).deletingLastPathComponent
+      if probe.isEmpty { probe = "." }
+    }
+    var info = statvfs()
+    guard statvfs(probe, &info) == 0 else { return nil }
+    return Int64(info.f_bavail) * Int64(info.f_frsize)
+  }
+
+  /// Throws `diskSpace` when fewer than `bytes` are free at `path`.
+  public static func require(_ bytes: Int64, at path: String, what: String) throws(ExportError) {
+    guard let free = available(at: path), free < bytes else { return }
+    throw .diskSpace(path: path, needed: bytes, available: free, what: what)
+  }
+}

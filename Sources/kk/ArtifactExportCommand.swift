@@ -1,0 +1,174 @@
+import ArgumentParser
+import Artifact
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// `kk artifact export -m manifest.yaml [-o kubekey-artifact.tar.gz]`.
+struct ArtifactExportCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "export",
+    abstract: "Export the images of a KubeKey manifest into one verified artifact.",
+    discussion: """
+      Pulls every image of the manifest for every arch in spec.arches into a content-addressed \
+      cache (each blob once, however many images share it), then writes one OCI image layout \
+      archive in SPEC order and verifies it. The same inputs give a byte-identical artifact; a \
+      second export of the same manifest downloads no blob (tags are still resolved). \
+      Credentials come from registry.auths, then ~/.docker/config.json.
+      """)
+
+  @Option(name: [.short, .customLong("manifest")], help: "The KubeKey manifest (kind: Manifest).")
+  var manifest: String
+
+  @Option(
+    name: [.short, .customLong("output")],
+    help: "The artifact: NAME.tar.gz, NAME.tar.zst or NAME.tar.")
+  var output = "kubekey-artifact.tar.gz"
+
+  @Option(help: "Downloads at once.")
+  var parallel = 8
+
+  @Option(help: "The blob cache (default $XDG_CACHE_HOME/kk or ~/.cache/kk).")
+  var cacheDir: String?
+
+  @Flag(help: "Use a throw-away cache next to the output, removed afterwards.")
+  var noCache = false
+
+  @Flag(help: "Leave out images that lack a requested platform (with a warning).")
+  var skipMissingPlatforms = false
+
+  @Flag(help: "Replace an existing output file.")
+  var force = false
+
+  @Flag(help: "Do not re-read and verify the artifact after writing it.")
+  var skipVerify = false
+
+  @Flag(help: "Print a JSON summary on stdout.")
+  var json = false
+
+  func validate() throws {
+    guard parallel >= 1 && parallel <= 64 else {
+      throw ValidationError("--parallel must be between 1 and 64")
+    }
+    if noCache && cacheDir != nil {
+      throw ValidationError("--no-cache and --cache-dir exclude each other")
+    }
+    do {
+      try ArtifactPacker.checkOutput(output, force: true)
+    } catch {
+      throw ValidationError("\(error)")
+    }
+  }
+
+  func run() async throws {
+    try await reportingFailures {
+      let parsed = try KubeKeyManifest.load(path: manifest)
+      for warning in parsed.warnings { Output.warning(warning.description) }
+      var temporary: String?
+      let directory: String
+      if noCache {
+        let parent = (output as NSString).deletingLastPathComponent
+        let base = parent.isEmpty ? "." : parent
+        directory = "\(base)/.kk-export-\(getpid())"
+        temporary = directory
+      } else {
+        directory = cacheDir ?? ExportCache.defaultDirectory()
+      }
+      defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
+      let cache = try ExportCache.open(at: directory)
+      let exporter = ArtifactExporter(
+        manifest: parsed.manifest, cache: cache,
+        options: ExportOptions(
+          parallel: parallel, skipMissingPlatforms: skipMissingPlatforms, force: force,
+          verify: !skipVerify))
+      let progress = ExportProgressPrinter(tty: isatty(STDERR_FILENO) == 1)
+      let summary = try await exporter.export(to: output) { event in progress.handle(event) }
+      progress.finish()
+      if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+      } else {
+        print(Self.text(summary))
+      }
+    }
+  }
+
+  static func text(_ summary: ExportSummary) -> String {
+    var lines = [
+      "artifact    \(summary.output) (\(Output.bytes(summary.outputSize)))",
+      "sha256      \(summary.sha256.replacingOccurrences(of: "sha256:", with: ""))",
+      "images      \(summary.images.count)",
+      "platforms   \(summary.platforms.joined(separator: ", "))",
+      "unique      \(Output.bytes(summary.uniqueBytes)) (dedup saved \(Output.bytes(summary.bytesSavedByDedup)))",
+      "downloaded  \(Output.bytes(summary.downloadedBytes)) in \(summary.downloadedBlobs) blobs, "
+        + "\(summary.cachedBlobs) from the cache",
+    ]
+    if !summary.filteredImages.isEmpty {
+      lines.append("filtered    \(summary.filteredImages.joined(separator: ", "))")
+    }
+    lines.append("verified    \(summary.verified ? "yes" : "skipped")")
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// Renders export events on stderr: one rewritten line per phase on a TTY (bytes, rate,
+/// ETA), plain log lines otherwise (CI logs and pipes should not fill with carriage returns).
+final class ExportProgressPrinter: @unchecked Sendable {
+  private let tty: Bool
+  private let lock = NSLock()
+  private var phase: ExportPhase?
+  private var total: Int64 = 0
+  private var started = Date()
+  private var lastDraw = Date.distantPast
+
+  init(tty: Bool) {
+    self.tty = tty
+  }
+
+  func handle(_ event: ExportEvent) {
+    lock.lock()
+    defer { lock.unlock() }
+    switch event {
+    case .phaseStarted(let phase, let total):
+      self.phase = phase
+      self.total = total
+      started = Date()
+      if !tty { write("kk: \(phase.rawValue): started (\(describe(total, phase)))\n") }
+    case .progress(let phase, let done):
+      guard tty, Date().timeIntervalSince(lastDraw) > 0.2 else { return }
+      lastDraw = Date()
+      write("\r\u{1B}[K" + line(phase, done: done))
+    case .phaseFinished(let phase):
+      let seconds = Date().timeIntervalSince(started)
+      let text = String(format: "kk: %@: done in %.1f s", phase.rawValue, seconds)
+      write(tty ? "\r\u{1B}[K\(text)\n" : "\(text)\n")
+    case .warning(let message):
+      write((tty ? "\r\u{1B}[K" : "") + "kk: warning: \(message)\n")
+    }
+  }
+
+  func finish() {}
+
+  private func describe(_ total: Int64, _ phase: ExportPhase) -> String {
+    phase == .resolve ? "\(total) images" : Output.bytes(total)
+  }
+
+  private func line(_ phase: ExportPhase, done: Int64) -> String {
+    if phase == .resolve { return "kk: resolve: \(done)/\(total) images" }
+    let seconds = Date().timeIntervalSince(started)
+    let rate = seconds > 0 ? Double(done) / seconds : 0
+    let eta = rate > 0 ? Double(total - done) / rate : 0
+    return String(
+      format: "kk: %@: %@ / %@  %@  ETA %.0f s", phase.rawValue, Output.bytes(done),
+      Output.bytes(total), Output.rate(done, seconds: seconds), max(0, eta))
+  }
+
+  private func write(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+  }
+}
