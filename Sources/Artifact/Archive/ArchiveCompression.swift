@@ -11,7 +11,7 @@ public enum ArchiveCompression: String, Sendable, CaseIterable {
   public static func forOutput(path: String) throws(ArchiveError) -> ArchiveCompression {
     let name = path.split(separator: "/").last.map(String.init)?.lowercased() ?? ""
     if name.hasSuffix(".tar.gz") || name.hasSuffix(".tgz") { return .gzip }
-    if name.hasSuffix(".tar.zst") || name.hasSuffix(".tzst") { return .zstd }
+    if name.hasSuffix(".tar.zst") { return .zstd }
     if name.hasSuffix(".tar") { return .none }
     throw .unsupportedExtension(path: path)
   }
@@ -33,15 +33,13 @@ public enum EntryCompressibility: Sendable, Equatable {
       self = .auto
       return
     }
-    if mediaType.hasSuffix("+gzip") || mediaType.hasSuffix("+zstd") || mediaType.hasSuffix(".gzip")
-      || mediaType.hasSuffix("tar.gzip") || mediaType == "application/gzip"
-      || mediaType == "application/zstd"
-    {
+    // Layers: `...tar+gzip`, `...tar+zstd`, Docker's `...tar.gzip`; plain gzip/zstd files.
+    let compressedSuffixes = ["+gzip", "+zstd", ".gzip", "/gzip", "/zstd"]
+    // Manifests and configs (`+json`, `json`), YAML, uncompressed layer tars.
+    let compressibleSuffixes = ["json", "yaml", ".tar"]
+    if compressedSuffixes.contains(where: mediaType.hasSuffix) {
       self = .compressed
-    } else if mediaType.hasSuffix("+json") || mediaType.hasSuffix("json")
-      || mediaType.hasSuffix("yaml")
-      || mediaType.hasSuffix(".tar")
-    {
+    } else if compressibleSuffixes.contains(where: mediaType.hasSuffix) {
       self = .compressible
     } else {
       self = .auto

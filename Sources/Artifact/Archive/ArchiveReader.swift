@@ -14,6 +14,10 @@ import OCI
 /// caller sees it: names with `..` or a leading `/`, links, devices, fifos and duplicate names
 /// are typed errors naming the entry; directory entries are skipped. The reader never writes
 /// anything anywhere. Not thread-safe: one thread drives it (entries are a view into it).
+///
+/// Integrity comes from digests, not from the container: libarchive 3.6 does not check the
+/// gzip trailer's CRC-32 (and the reader stops at the tar end marker), so callers must hash
+/// what they read, as the verifier and importer do. Tar header checksums are checked.
 public final class ArchiveReader {
   /// libarchive's read block: large reads keep syscalls off the profile.
   public static let blockSize = 1 << 20
