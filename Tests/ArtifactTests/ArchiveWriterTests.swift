@@ -141,7 +141,8 @@ struct ArchiveWriterTests {
     )
     #expect(EntryCompressibility(mediaType: "application/gzip") == .compressed)
     #expect(EntryCompressibility(mediaType: "application/yaml") == .compressible)
-    #expect(EntryCompressibility(mediaType: "application/vnd.oci.image.layer.v1.tar") == .compressible)
+    #expect(
+      EntryCompressibility(mediaType: "application/vnd.oci.image.layer.v1.tar") == .compressible)
     #expect(EntryCompressibility(mediaType: "application/octet-stream") == .auto)
     #expect(EntryCompressibility(mediaType: nil) == .auto)
   }
