@@ -48,7 +48,7 @@ extension RegistryClient {
   @discardableResult
   public func pushBlob(
     repository: String, descriptor: Descriptor, mountFrom: String? = nil,
-    open: @escaping @Sendable () throws -> any ByteSource
+    open: @escaping @Sendable () async throws -> any ByteSource
   ) async throws(RegistryError) -> BlobPushResult {
     if try await blobPushedSize(repository: repository, digest: descriptor.digest) != nil {
       return .existed
@@ -169,7 +169,7 @@ extension RegistryClient {
 
   private func upload(
     repository: String, descriptor: Descriptor, location: String, minimumChunk: Int64,
-    chunked: Bool, open: @escaping @Sendable () throws -> any ByteSource
+    chunked: Bool, open: @escaping @Sendable () async throws -> any ByteSource
   ) async throws(RegistryError) {
     let size = descriptor.size
     let what = "blob \(descriptor.digest)"
@@ -181,7 +181,7 @@ extension RegistryClient {
     if chunked {
       let source: any ByteSource
       do {
-        source = try open()
+        source = try await open()
       } catch {
         throw .local("cannot open \(what) for upload: \(error)")
       }
@@ -210,10 +210,16 @@ extension RegistryClient {
       try checkCommitted(response, url: url, repository: repository, descriptor: descriptor)
       return
     }
+    let source: any ByteSource
+    do {
+      source = try await open()
+    } catch {
+      throw .local("cannot open \(what) for upload: \(error)")
+    }
     let response = try await perform(
       Call(
         method: "PUT", target: Self.appending(query: "digest", digest, to: url), headers: octets,
-        body: { .stream(ExactSource(try open(), length: size, what: what), length: size) },
+        body: { .stream(ExactSource(source, length: size, what: what), length: size) },
         scopes: scopes, repository: repository, retries: false))
     try checkCommitted(response, url: url, repository: repository, descriptor: descriptor)
   }

@@ -77,11 +77,16 @@ public final class RegistryClient: Sendable {
       do {
         response = try await transfer(request, retries: false)
       } catch {
+        let plain = "http://" + url.dropFirst("https://".count)
         if case .tls = error, options.scheme == .httpsThenHTTP, url.hasPrefix("https://"),
-          sameOrigin(url, baseURL)
+          sameOrigin(url, baseURL) || sameOrigin(plain, baseURL)
         {
-          base.withLock { $0 = "http://" + $0.dropFirst("https://".count) }
-          url = "http://" + url.dropFirst("https://".count)
+          // Concurrent calls may all fail over TLS; the first switches the base, the
+          // others find it switched.
+          base.withLock {
+            if $0.hasPrefix("https://") { $0 = "http://" + $0.dropFirst("https://".count) }
+          }
+          url = plain
           attempt -= 1
           continue
         }

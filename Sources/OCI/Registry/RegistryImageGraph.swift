@@ -23,20 +23,43 @@ public struct ImageGraph: Sendable {
   public var root: ManifestBytes? { manifests.last }
 }
 
-extension RegistryClient {
-  /// Walks an image from `reference` down: the root, its child manifests (all, or those for
-  /// `platforms`), and their blob descriptors. With a platform list and an index at the root,
-  /// the root becomes a new index listing only the kept manifests (bytes re-encoded; the
-  /// upstream digest is kept in `upstreamDigest`).
-  public func fetchImageGraph(
-    repository: String, reference: String, platforms: [Platform]? = nil
-  ) async throws(RegistryError) -> ImageGraph {
-    let root = try await manifest(repository: repository, reference: reference)
+extension ImageGraph {
+  /// Why a walk failed: a child could not be fetched (the fetcher's own error), or the image
+  /// has nothing for the requested platforms.
+  public enum WalkError: Error, Sendable, CustomStringConvertible {
+    case noMatchingPlatform(name: String, wanted: [Platform], available: [String])
+    case notAManifest(Digest)
+
+    public var description: String {
+      switch self {
+      case .noMatchingPlatform(let name, let wanted, let available):
+        return "\(name) has no manifest for \(wanted.map(\.description).joined(separator: ", ")); "
+          + "it has: \(available.joined(separator: ", "))"
+      case .notAManifest(let digest):
+        return "\(digest) is listed as a manifest but is not an image manifest or index"
+      }
+    }
+  }
+
+  /// Builds the graph below `root`, whatever holds the image (a registry, an OCI layout):
+  /// `fetch` returns a child manifest's verified bytes. With `platforms` and an index at the
+  /// root, only matching children are kept and the root becomes a new index listing them
+  /// (canonical JSON; the original digest goes to `upstreamDigest`).
+  public static func walk(
+    root: ManifestBytes, name: String, platforms: [Platform]?,
+    fetch: (Descriptor) async throws -> ManifestBytes
+  ) async throws -> ImageGraph {
     var graph = ImageGraph(manifests: [], blobs: [])
     var seenBlobs = Set<Digest>()
-    var seenManifests = Set<Digest>()
+    var seenManifests: Set<Digest> = [root.digest]
+    func collect(_ manifest: ManifestBytes) throws {
+      guard let parsed = manifest.manifest else { throw WalkError.notAManifest(manifest.digest) }
+      for blob in parsed.blobs where seenBlobs.insert(blob.digest).inserted {
+        graph.blobs.append(blob)
+      }
+    }
     guard let index = root.index else {
-      try collect(root, into: &graph, seen: &seenBlobs)
+      try collect(root)
       graph.manifests.append(root)
       return graph
     }
@@ -44,50 +67,59 @@ extension RegistryClient {
     if let platforms {
       children = index.manifests(matchingAny: platforms)
       guard !children.isEmpty else {
-        let have = index.manifests.compactMap { $0.platform?.description }.joined(separator: ", ")
-        let want = platforms.map(\.description).joined(separator: ", ")
-        throw .unsupported(
-          "\(host)/\(repository):\(reference) has no manifest for \(want); it has: \(have)")
+        throw WalkError.noMatchingPlatform(
+          name: name, wanted: platforms,
+          available: index.manifests.compactMap { $0.platform?.description })
       }
     }
-    for child in children where seenManifests.insert(child.digest).inserted {
-      let fetched = try await manifest(repository: repository, reference: child.digest.description)
-      if fetched.index != nil {
-        // A nested index: bring its whole subtree along.
-        let sub = try await fetchImageGraph(
-          repository: repository, reference: child.digest.description)
-        for m in sub.manifests
-        where seenManifests.insert(m.digest).inserted || m == fetched {
-          graph.manifests.append(m)
-        }
-        for b in sub.blobs where seenBlobs.insert(b.digest).inserted { graph.blobs.append(b) }
+    // Depth first, children before parents, each manifest once.
+    var stack: [(ManifestBytes, expanded: Bool)] = []
+    for child in children.reversed() where seenManifests.insert(child.digest).inserted {
+      stack.append((try await fetch(child), false))
+    }
+    while let (node, expanded) = stack.popLast() {
+      guard let nested = node.index, !expanded else {
+        if node.index == nil { try collect(node) }
+        graph.manifests.append(node)
         continue
       }
-      try collect(fetched, into: &graph, seen: &seenBlobs)
-      graph.manifests.append(fetched)
+      stack.append((node, true))
+      for child in nested.manifests.reversed() where seenManifests.insert(child.digest).inserted {
+        stack.append((try await fetch(child), false))
+      }
     }
     if platforms != nil, children.count != index.manifests.count {
       var filtered = index
       filtered.manifests = children
-      do {
-        graph.manifests.append(try ManifestBytes(encoding: filtered))
-      } catch {
-        throw .local("cannot encode the filtered index of \(repository):\(reference): \(error)")
-      }
+      graph.manifests.append(try ManifestBytes(encoding: filtered))
       graph.upstreamDigest = root.digest
     } else {
       graph.manifests.append(root)
     }
     return graph
   }
+}
 
-  private func collect(
-    _ manifest: ManifestBytes, into graph: inout ImageGraph, seen: inout Set<Digest>
-  ) throws(RegistryError) {
-    guard let parsed = manifest.manifest else {
-      throw .invalidResponse(host: host, detail: "\(manifest.digest) is not an image manifest")
+extension RegistryClient {
+  /// Walks an image from `reference` down: the root, its child manifests (all, or those for
+  /// `platforms`), and their blob descriptors (see ``ImageGraph/walk(root:name:platforms:fetch:)``).
+  public func fetchImageGraph(
+    repository: String, reference: String, platforms: [Platform]? = nil
+  ) async throws(RegistryError) -> ImageGraph {
+    let root = try await manifest(repository: repository, reference: reference)
+    do {
+      return try await ImageGraph.walk(
+        root: root, name: "\(host)/\(repository):\(reference)", platforms: platforms
+      ) { child in
+        try await self.manifest(repository: repository, reference: child.digest.description)
+      }
+    } catch let error as RegistryError {
+      throw error
+    } catch let error as ImageGraph.WalkError {
+      throw .unsupported(error.description)
+    } catch {
+      throw .local("\(error)")
     }
-    for blob in parsed.blobs where seen.insert(blob.digest).inserted { graph.blobs.append(blob) }
   }
 
   /// Pushes an image graph: blobs first (up to `parallel` at once, each skipped when present
@@ -96,7 +128,7 @@ extension RegistryClient {
   public func pushImageGraph(
     _ graph: ImageGraph, repository: String, tag: String?, parallel: Int = 4,
     mountFrom: String? = nil,
-    openBlob: @escaping @Sendable (Descriptor) throws -> any ByteSource
+    openBlob: @escaping @Sendable (Descriptor) async throws -> any ByteSource
   ) async throws(RegistryError) {
     guard let root = graph.root else { return }
     do {
@@ -107,7 +139,7 @@ extension RegistryClient {
           group.addTask {
             try await self.pushBlob(repository: repository, descriptor: blob, mountFrom: mountFrom)
             {
-              try openBlob(blob)
+              try await openBlob(blob)
             }
           }
         }

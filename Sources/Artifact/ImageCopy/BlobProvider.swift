@@ -1,0 +1,111 @@
+import Blobstore
+import Foundation
+import OCI
+
+/// A blob store ingest seen as a restartable sink: a 200 answering a range request
+/// truncates the partial file and starts the hash over.
+final class BlobWriterSink: RestartableByteSink, @unchecked Sendable {
+  let writer: BlobWriter
+
+  init(_ writer: BlobWriter) { self.writer = writer }
+
+  func write(_ bytes: UnsafeRawBufferPointer) throws { try writer.write(bytes) }
+
+  func restart() throws { try writer.reset() }
+}
+
+/// Hands out the source's blobs: straight from a source layout, or fetched once from the
+/// source registry into a staging store (verified) and read from there.
+final class BlobProvider: Sendable {
+  private let sourceStore: BlobStore?
+  private let sourceClient: RegistryClient?
+  private let sourceRepository: String
+  private let staging: BlobStore?
+  private let stagingPath: String?
+  private let ownsStaging: Bool
+
+  init(source: ImageLocation, copier: ImageCopier, options: ImageCopyOptions) throws(ImageCopyError)
+  {
+    switch source {
+    case .layout(let path, _):
+      sourceStore = try copier.openLayout(path)
+      sourceClient = nil
+      sourceRepository = ""
+      staging = nil
+      stagingPath = nil
+      ownsStaging = false
+    case .registry(let reference):
+      sourceStore = nil
+      sourceClient = try copier.client(for: reference, options: options.source)
+      sourceRepository = reference.repository
+      let path =
+        options.stagingDirectory
+        ?? FileManager.default.temporaryDirectory.appendingPathComponent(
+          "kk-copy-\(UUID().uuidString)"
+        ).path
+      ownsStaging = options.stagingDirectory == nil
+      stagingPath = path
+      do {
+        staging = try BlobStore.create(at: path)
+      } catch {
+        throw .layout("cannot create the staging directory \(path): \(error)")
+      }
+    }
+  }
+
+  /// Removes a staging directory this provider created.
+  func cleanUp() {
+    if ownsStaging, let stagingPath { try? FileManager.default.removeItem(atPath: stagingPath) }
+  }
+
+  /// A source over the blob's verified bytes.
+  func open(_ blob: Descriptor) async throws -> any ByteSource {
+    if let sourceStore { return try sourceStore.open(blob.digest) }
+    guard let staging else { throw ImageCopyError.layout("no blob source") }
+    if !staging.contains(blob.digest) { try await fetch(blob, into: staging) }
+    return try staging.open(blob.digest)
+  }
+
+  /// Puts every blob into `store`, `parallel` at a time, skipping those it has.
+  func ingest(_ blobs: [Descriptor], into store: BlobStore, parallel: Int)
+    async throws(ImageCopyError)
+  {
+    do {
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        var pending = blobs.filter { store.size(of: $0.digest) != $0.size }[...]
+        func next() {
+          guard let blob = pending.popFirst() else { return }
+          group.addTask {
+            if let sourceStore = self.sourceStore {
+              try store.ingest(
+                file: sourceStore.path(for: blob.digest), expecting: blob.digest, size: blob.size)
+            } else {
+              try await self.fetch(blob, into: store)
+            }
+          }
+        }
+        for _ in 0..<parallel { next() }
+        while try await group.next() != nil { next() }
+      }
+    } catch let error as ImageCopyError {
+      throw error
+    } catch let error as RegistryError {
+      throw .registry(error)
+    } catch {
+      throw .layout("\(error)")
+    }
+  }
+
+  private func fetch(_ blob: Descriptor, into store: BlobStore) async throws {
+    guard let sourceClient else { throw ImageCopyError.layout("no source registry") }
+    let writer = try store.writer(expecting: blob.digest, size: blob.size)
+    do {
+      try await sourceClient.fetchBlob(
+        repository: sourceRepository, descriptor: blob, into: BlobWriterSink(writer))
+      try writer.commit()
+    } catch {
+      writer.cancel()
+      throw error
+    }
+  }
+}

@@ -1,0 +1,189 @@
+import Blobstore
+import Foundation
+import OCI
+
+/// How one copy runs: platform selection, how each side is reached, parallelism.
+public struct ImageCopyOptions: Sendable {
+  /// nil copies every platform byte for byte; a list keeps those and writes a new index.
+  public var platforms: [Platform]?
+  public var source: RegistryOptions
+  public var destination: RegistryOptions
+  /// Blobs moved at once (`--parallel`).
+  public var parallel: Int
+  /// Where blobs wait between two registries; a temporary directory when nil.
+  public var stagingDirectory: String?
+
+  public init(
+    platforms: [Platform]? = nil, source: RegistryOptions = RegistryOptions(),
+    destination: RegistryOptions = RegistryOptions(), parallel: Int = 4,
+    stagingDirectory: String? = nil
+  ) {
+    self.platforms = platforms
+    self.source = source
+    self.destination = destination
+    self.parallel = max(1, parallel)
+    self.stagingDirectory = stagingDirectory
+  }
+}
+
+/// What a copy did.
+public struct ImageCopyResult: Sendable {
+  /// The digest of what the destination now points to.
+  public var digest: Digest
+  public var mediaType: String
+  public var manifests: Int
+  public var blobs: Int
+  /// Set when platforms were filtered: the source's own index digest.
+  public var upstreamDigest: Digest?
+}
+
+/// Copies images between registries and OCI layouts, verifying every byte on the way.
+///
+/// Registry to registry goes through a staging blob store (or a cross-repository mount on the
+/// same registry): bytes are verified before they are re-uploaded, and a cut connection on
+/// either side resumes or retries without starting the image over.
+public struct ImageCopier: Sendable {
+  public let pool: TransferPool
+
+  public init(pool: TransferPool) { self.pool = pool }
+
+  /// The registry client for `reference`, with credentials filled from the auth files.
+  public func client(for reference: Reference, options: RegistryOptions) throws(ImageCopyError)
+    -> RegistryClient
+  {
+    var options = options
+    do {
+      try options.resolveCredentials(for: reference.registry)
+    } catch {
+      throw .registry(error)
+    }
+    return RegistryClient(host: reference.registry, options: options, pool: pool)
+  }
+
+  /// Reads the image graph at `location` (manifests verified, blobs not yet fetched).
+  public func graph(
+    at location: ImageLocation, options: RegistryOptions, platforms: [Platform]?
+  ) async throws(ImageCopyError) -> ImageGraph {
+    switch location {
+    case .registry(let reference):
+      let client = try client(for: reference, options: options)
+      do {
+        return try await client.fetchImageGraph(
+          repository: reference.repository, reference: reference.manifestReference,
+          platforms: platforms)
+      } catch {
+        throw .registry(error)
+      }
+    case .layout(let path, let name):
+      let store = try openLayout(path)
+      let root = try rootDescriptor(in: store, path: path, name: name)
+      do {
+        let top = try Self.readManifest(store, root)
+        return try await ImageGraph.walk(
+          root: top, name: location.description, platforms: platforms
+        ) { child in try Self.readManifest(store, child) }
+      } catch let error as ImageCopyError {
+        throw error
+      } catch {
+        throw .layout("\(location): \(error)")
+      }
+    }
+  }
+
+  /// Copies `source` to `destination`.
+  public func copy(
+    from source: ImageLocation, to destination: ImageLocation, options: ImageCopyOptions
+  ) async throws(ImageCopyError) -> ImageCopyResult {
+    let graph = try await graph(at: source, options: options.source, platforms: options.platforms)
+    guard let root = graph.root else { throw .layout("\(source): empty image") }
+    let provider = try BlobProvider(
+      source: source, copier: self, options: options)
+    defer { provider.cleanUp() }
+    switch destination {
+    case .registry(let reference):
+      if let wanted = reference.digest, wanted != root.digest {
+        throw .digestDestination(expected: wanted, actual: root.digest)
+      }
+      let client = try client(for: reference, options: options.destination)
+      var mountFrom: String?
+      if case .registry(let from) = source, from.registry == reference.registry {
+        mountFrom = from.repository
+      }
+      do {
+        try await client.pushImageGraph(
+          graph, repository: reference.repository,
+          tag: reference.digest == nil ? reference.tag : nil, parallel: options.parallel,
+          mountFrom: mountFrom
+        ) { blob in try await provider.open(blob) }
+      } catch {
+        throw .registry(error)
+      }
+    case .layout(let path, let name):
+      let store: BlobStore
+      do {
+        store = try BlobStore.create(at: path)
+      } catch {
+        throw .layout(error.description)
+      }
+      try await provider.ingest(graph.blobs, into: store, parallel: options.parallel)
+      do {
+        for manifest in graph.manifests { try store.ingest(bytes: manifest.bytes) }
+        var entry = root.descriptor
+        if let upstream = graph.upstreamDigest {
+          entry.annotations = [AnnotationKey.upstreamDigest: upstream.description]
+        }
+        try store.putImage(entry, reference: name ?? Self.defaultName(for: source))
+      } catch {
+        throw .layout(error.description)
+      }
+    }
+    return ImageCopyResult(
+      digest: root.digest, mediaType: root.mediaType, manifests: graph.manifests.count,
+      blobs: graph.blobs.count, upstreamDigest: graph.upstreamDigest)
+  }
+
+  /// The ref name an image gets in a layout when the destination names none: the source's
+  /// full reference, as SPEC.md §1.2 writes it.
+  static func defaultName(for source: ImageLocation) -> String {
+    switch source {
+    case .registry(let reference): return reference.description
+    case .layout(_, let name): return name ?? "latest"
+    }
+  }
+
+  func openLayout(_ path: String) throws(ImageCopyError) -> BlobStore {
+    do {
+      return try BlobStore.open(at: path)
+    } catch {
+      throw .layout(error.description)
+    }
+  }
+
+  func rootDescriptor(in store: BlobStore, path: String, name: String?) throws(ImageCopyError)
+    -> Descriptor
+  {
+    let index: ImageIndex
+    do {
+      index = try store.readIndex()
+    } catch {
+      throw .layout(error.description)
+    }
+    let named = index.manifests.compactMap { $0.annotation(AnnotationKey.refName) }
+    if let name {
+      guard
+        let found = index.manifests.first(where: { $0.annotation(AnnotationKey.refName) == name })
+      else { throw .imageNotInLayout(path: path, reference: name, available: named) }
+      return found
+    }
+    guard index.manifests.count == 1, let only = index.manifests.first else {
+      throw .imageNotInLayout(path: path, reference: nil, available: named)
+    }
+    return only
+  }
+
+  static func readManifest(_ store: BlobStore, _ descriptor: Descriptor) throws -> ManifestBytes {
+    try ManifestBytes(
+      bytes: try store.readJSON(descriptor.digest), mediaType: descriptor.mediaType,
+      expected: descriptor.digest)
+  }
+}

@@ -1,0 +1,167 @@
+import ArgumentParser
+import Artifact
+import Foundation
+import OCI
+
+/// `kk image ...`: copy and inspect single images, skopeo style.
+struct ImageCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "image",
+    abstract: "Copy and inspect images between registries and OCI layouts.",
+    subcommands: [ImageCopyCommand.self, ImageInspectCommand.self]
+  )
+}
+
+/// Flags that say how to reach one side (source or destination) of a copy.
+struct RegistryAccessFlags {
+  var creds: String?
+  var tlsVerify: Bool
+  var certDir: String?
+
+  /// `--*-tls-verify=false` means no certificate check and plain HTTP allowed (skopeo's rule).
+  func options(side: String) throws -> RegistryOptions {
+    var options = RegistryOptions()
+    if let creds {
+      guard let parsed = RegistryCredentials(parsing: creds) else {
+        throw ValidationError("--\(side)-creds takes USER:PASSWORD")
+      }
+      options.credentials = parsed
+    }
+    if !tlsVerify {
+      options.tls.verify = false
+      options.scheme = .httpsThenHTTP
+    }
+    if let certDir { try options.loadCertificates(from: certDir) }
+    return options
+  }
+}
+
+/// `kk image copy SRC DST`: one image, all platforms byte for byte, or a platform subset.
+struct ImageCopyCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "copy",
+    abstract: "Copy an image: docker://HOST/REPO:TAG or oci:DIR[:REF] on either side.",
+    discussion: """
+      Without --platform the whole image (index and every platform) is copied byte for byte, \
+      so digests stay the same. --platform keeps only the platforms named and writes a new \
+      index. Every blob is verified against its digest; interrupted downloads resume.
+      """)
+
+  @Argument(help: "Source: docker://HOST/REPO:TAG or oci:DIR[:REF].") var source: String
+  @Argument(help: "Destination: docker://HOST/REPO:TAG or oci:DIR[:REF].") var destination: String
+
+  @Flag(help: "Copy every platform (the default without --platform).") var all = false
+  @Option(help: "Keep only this platform, os/arch[/variant] (repeatable).")
+  var platform: [String] = []
+  @Option(name: .customLong("src-creds"), help: "USER:PASSWORD for the source registry.")
+  var srcCreds: String?
+  @Option(name: .customLong("dest-creds"), help: "USER:PASSWORD for the destination registry.")
+  var destCreds: String?
+  @Option(
+    name: .customLong("src-tls-verify"),
+    help: "false: skip certificate checks and allow plain HTTP for the source.")
+  var srcTLSVerify = true
+  @Option(
+    name: .customLong("dest-tls-verify"),
+    help: "false: skip certificate checks and allow plain HTTP for the destination.")
+  var destTLSVerify = true
+  @Option(
+    name: .customLong("src-cert-dir"), help: "Directory with ca.crt (and client.cert/.key).")
+  var srcCertDir: String?
+  @Option(
+    name: .customLong("dest-cert-dir"), help: "Directory with ca.crt (and client.cert/.key).")
+  var destCertDir: String?
+  @Option(help: "Blobs transferred at once.") var parallel = 4
+
+  func validate() throws {
+    if all && !platform.isEmpty { throw ValidationError("--all and --platform exclude each other") }
+    if parallel < 1 { throw ValidationError("--parallel must be at least 1") }
+  }
+
+  func run() async throws {
+    try await reportingFailures {
+      let from = try ImageLocation(parsing: source)
+      let to = try ImageLocation(parsing: destination)
+      let platforms = try platform.isEmpty ? nil : platform.map { try Platform(parsing: $0) }
+      let options = ImageCopyOptions(
+        platforms: platforms,
+        source: try RegistryAccessFlags(
+          creds: srcCreds, tlsVerify: srcTLSVerify, certDir: srcCertDir
+        )
+        .options(side: "src"),
+        destination: try RegistryAccessFlags(
+          creds: destCreds, tlsVerify: destTLSVerify, certDir: destCertDir
+        ).options(side: "dest"),
+        parallel: parallel)
+      let copier = ImageCopier(pool: TransferPool(threads: parallel))
+      let started = Date()
+      let result = try await copier.copy(from: from, to: to, options: options)
+      let seconds = Date().timeIntervalSince(started)
+      print(
+        "copied \(from) -> \(to): \(result.digest) (\(result.manifests) manifest(s), "
+          + "\(result.blobs) blob(s), \(String(format: "%.1f", seconds)) s)")
+      if let upstream = result.upstreamDigest {
+        print("platforms filtered: new index \(result.digest), upstream index \(upstream)")
+      }
+    }
+  }
+}
+
+/// `kk image inspect docker://...`: the top manifest, raw or summarised.
+struct ImageInspectCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "inspect",
+    abstract: "Show an image's manifest or index.",
+    discussion: "--raw prints the manifest bytes exactly as the registry holds them.")
+
+  @Argument(help: "docker://HOST/REPO:TAG or oci:DIR[:REF].") var image: String
+  @Flag(help: "Print the manifest bytes unchanged.") var raw = false
+  @Option(help: "USER:PASSWORD for the registry.") var creds: String?
+  @Option(
+    name: .customLong("tls-verify"), help: "false: skip certificate checks, allow plain HTTP.")
+  var tlsVerify = true
+  @Option(name: .customLong("cert-dir"), help: "Directory with ca.crt (and client.cert/.key).")
+  var certDir: String?
+
+  func run() async throws {
+    try await reportingFailures {
+      let location = try ImageLocation(parsing: image)
+      let options = try RegistryAccessFlags(creds: creds, tlsVerify: tlsVerify, certDir: certDir)
+        .options(side: "")
+      let copier = ImageCopier(pool: TransferPool(threads: 2))
+      let graph = try await copier.graph(at: location, options: options, platforms: nil)
+      guard let root = graph.root else { return }
+      if raw {
+        FileHandle.standardOutput.write(Data(root.bytes))
+        return
+      }
+      print(Self.render(location: location, graph: graph))
+    }
+  }
+
+  static func render(location: ImageLocation, graph: ImageGraph) -> String {
+    guard let root = graph.root else { return "" }
+    var out = [
+      "Name:       \(location)", "Digest:     \(root.digest)", "MediaType:  \(root.mediaType)",
+    ]
+    if let index = root.index {
+      out.append("")
+      out.append(
+        Output.table(
+          ["PLATFORM", "DIGEST", "SIZE"],
+          index.manifests.map {
+            [$0.platform?.description ?? "-", $0.digest.description, Output.bytes($0.size)]
+          }))
+    }
+    let total = graph.blobs.reduce(Int64(0)) { $0 + $1.size }
+    out.append("")
+    out.append("Blobs:      \(graph.blobs.count), \(Output.bytes(total))")
+    if let manifest = root.manifest {
+      out.append(
+        Output.table(
+          ["LAYER", "MEDIA TYPE", "SIZE"],
+          manifest.layers.map { [$0.digest.description, $0.mediaType, Output.bytes($0.size)] }))
+    }
+    return out.joined(separator: "\n")
+  }
+}

@@ -1,0 +1,108 @@
+import Blobstore
+import Foundation
+import OCI
+import Testing
+
+@testable import Artifact
+@testable import TestSupport
+
+@Suite("kk image copy: registries and OCI layouts")
+struct ImageCopyTests {
+  @Test func locationsParseLikeSkopeo() throws {
+    #expect(
+      try ImageLocation(parsing: "docker://127.0.0.1:5000/a/b:v1")
+        == .registry(try Reference(parsing: "127.0.0.1:5000/a/b:v1")))
+    #expect(
+      try ImageLocation(parsing: "oci:/tmp/x:app") == .layout(path: "/tmp/x", reference: "app"))
+    #expect(try ImageLocation(parsing: "oci:/tmp/x") == .layout(path: "/tmp/x", reference: nil))
+    #expect(
+      try ImageLocation(parsing: "oci:rel/dir:v1.0") == .layout(path: "rel/dir", reference: "v1.0"))
+    #expect(throws: ImageCopyError.self) { try ImageLocation(parsing: "docker-archive:/x.tar") }
+    #expect(throws: ImageCopyError.self) { try ImageLocation(parsing: "docker://Bad Name") }
+  }
+
+  @Test("docker -> oci -> docker round trip keeps every digest; skopeo reads both")
+  func roundTrip() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-copytest")
+    defer { scratch.remove() }
+    try await withTestRegistry(.token) { registry in
+      let images = try await TestImages.generate(into: scratch.path + "/gen", preset: .small)
+      try await TestImages.push(images, to: registry)
+      let image = try #require(images.images.first)
+      let creds = try #require(registry.credentials)
+      var access = RegistryOptions(scheme: .http)
+      access.credentials = RegistryCredentials(username: creds.username, password: creds.password)
+      let options = ImageCopyOptions(source: access, destination: access, parallel: 3)
+      let copier = ImageCopier(pool: TransferPool(threads: 3))
+
+      let layout = scratch.path + "/layout"
+      let pulled = try await copier.copy(
+        from: .registry(try Reference(parsing: "\(registry.host)/\(image.ref)")),
+        to: .layout(path: layout, reference: "app"), options: options)
+      #expect(pulled.digest == image.digest)
+      let fromLayout = try await ProcessRunner.checked(
+        "skopeo", ["inspect", "--raw", "oci:\(layout):app"])
+      #expect(SHA256Hasher.digest(Array(fromLayout.stdoutData)) == image.digest)
+      let report = try await BlobStore.open(at: layout).verify()
+      #expect(report.errors.isEmpty)
+
+      let pushed = try await copier.copy(
+        from: .layout(path: layout, reference: "app"),
+        to: .registry(try Reference(parsing: "\(registry.host)/kk-copy/app:back")), options: options
+      )
+      #expect(pushed.digest == image.digest)
+      let back = try await RegistryTestSetupCopy.raw(registry, "kk-copy/app:back")
+      #expect(SHA256Hasher.digest(back) == image.digest)
+
+      // Same registry, other repository: blobs are mounted, the image is identical.
+      let mounted = try await copier.copy(
+        from: .registry(try Reference(parsing: "\(registry.host)/\(image.ref)")),
+        to: .registry(try Reference(parsing: "\(registry.host)/kk-copy/mounted:v1")),
+        options: options)
+      #expect(mounted.digest == image.digest)
+    }
+  }
+
+  @Test("--platform keeps one platform, writes a new index and records the upstream digest")
+  func platformFilter() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-copytest")
+    defer { scratch.remove() }
+    try await withTestRegistry(.plain) { registry in
+      let images = try await TestImages.generate(into: scratch.path + "/gen", preset: .small)
+      try await TestImages.push(images, to: registry)
+      let image = try #require(images.images.first)
+      let arm = try #require(image.manifests.first { $0.platform.architecture == "arm64" })
+      let options = ImageCopyOptions(
+        platforms: [try Platform(parsing: "linux/arm64")],
+        source: RegistryOptions(scheme: .http), destination: RegistryOptions(scheme: .http))
+      let copier = ImageCopier(pool: TransferPool(threads: 2))
+      let layout = scratch.path + "/layout"
+      let result = try await copier.copy(
+        from: .registry(try Reference(parsing: "\(registry.host)/\(image.ref)")),
+        to: .layout(path: layout, reference: nil), options: options)
+      #expect(result.upstreamDigest == image.digest)
+      #expect(result.digest != image.digest)
+      let store = try BlobStore.open(at: layout)
+      let entry = try #require(try store.images().first)
+      #expect(entry.reference == "\(registry.host)/\(image.ref)")
+      #expect(entry.descriptor.digest == result.digest)
+      #expect(entry.descriptor.annotation(AnnotationKey.upstreamDigest) == image.digest.description)
+      let index = try JSONDecoder().decode(
+        ImageIndex.self, from: Data(try store.readJSON(result.digest)))
+      #expect(index.manifests.map(\.digest) == [arm.digest])
+      for layer in arm.layers { #expect(store.contains(layer)) }
+      let amd = try #require(image.manifests.first { $0.platform.architecture == "amd64" })
+      #expect(!store.contains(amd.digest))
+    }
+  }
+}
+
+enum RegistryTestSetupCopy {
+  static func raw(_ registry: TestRegistry, _ repositoryAndTag: String) async throws -> [UInt8] {
+    let output = try await ProcessRunner.checked(
+      "skopeo",
+      ["inspect", "--raw"] + registry.skopeoFlags(.inspect)
+        + [registry.dockerReference(repositoryAndTag)])
+    return Array(output.stdoutData)
+  }
+}
