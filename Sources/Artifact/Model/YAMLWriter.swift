@@ -46,6 +46,8 @@ struct YAMLWriter {
     if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
       return false
     }
+    // Go's yaml.v2 (which KubeKey reads with) also takes y/Y/n/N as booleans.
+    if ["y", "Y", "n", "N"].contains(value) { return false }
     return Resolver.default.resolveTag(of: Node(value)) == .str
   }
 
