@@ -8,6 +8,7 @@ struct ArtifactCommand: AsyncParsableCommand {
     subcommands: [
       ArtifactVerifyCommand.self, ArtifactInspectCommand.self, ArtifactImportCommand.self,
       ArtifactExportCommand.self,
+      ArtifactImagesCommand.self,
     ]
   )
 }

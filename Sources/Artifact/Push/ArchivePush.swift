@@ -1,0 +1,124 @@
+import Blobstore
+import Foundation
+import OCI
+
+/// `images push -a FILE`: streams blobs straight from the archive into the registry.
+///
+/// One reader goes through the archive. In SPEC order `index.json` and every manifest come
+/// first, so the plan is complete after a few KiB and each following blob entry is uploaded
+/// as it is read (hashed on the way; a mismatch aborts the upload before the registry can
+/// commit it). Nothing is unpacked and nothing is copied to disk.
+///
+/// Any other order (a `tar czf` of a skopeo layout) still works: while the plan is not
+/// complete, small entries (≤ 4 MiB, up to 64 MiB in total) are kept in memory (they are the
+/// manifests and configs the plan waits for) and larger ones are noted. Blobs that went by
+/// before the plan was complete, or that need sending again (a retry, or a refused mount
+/// after their entry went by), are sent in a second pass over the archive, which is logged.
+extension ImagePusher {
+  static let smallEntryLimit = ManifestBytes.maximumSize
+  static let memoryBudget = 64 << 20
+
+  /// Plans from the archive and pushes it.
+  ///
+  /// - Parameter makePusher: builds the pusher once the plan is known.
+  public static func pushArchive(
+    path: String, target: @escaping (Reference) throws -> Reference?, patterns: [String],
+    log: @escaping @Sendable (String) -> Void,
+    makePusher: (PushPlan) throws -> ImagePusher, dryRun: Bool = false
+  ) async throws -> (plan: PushPlan, report: PushReport?) {
+    let started = Date()
+    let reader = try ArchiveReader(path: path)
+    var indexJSON: [UInt8]?
+    var small: [Digest: [UInt8]] = [:]
+    var kept = 0
+    var pusher: ImagePusher?
+    var passedBy: Set<Digest> = []
+    while let entry = try reader.next() {
+      if pusher == nil {
+        if entry.name == "index.json" {
+          indexJSON = try entry.readAll(limit: smallEntryLimit * 4)
+        } else if let digest = blobDigest(entry.name) {
+          if entry.size <= Int64(smallEntryLimit) && kept + Int(entry.size) <= memoryBudget {
+            let bytes = try entry.readAll(limit: smallEntryLimit)
+            guard SHA256Hasher.digest(bytes) == digest else {
+              throw PushError.blobCorrupt(
+                digest, actual: SHA256Hasher.digest(bytes), size: entry.size)
+            }
+            small[digest] = bytes
+            kept += bytes.count
+          } else {
+            passedBy.insert(digest)
+          }
+        }
+        guard let indexJSON else { continue }
+        let frozen = small
+        let outcome = try PushPlanner.plan(
+          indexJSON: indexJSON, manifest: { frozen[$0] }, target: target, patterns: patterns)
+        guard case .complete(let plan) = outcome else { continue }
+        if dryRun { return (plan, nil) }
+        let made = try makePusher(plan)
+        pusher = made
+        // What the plan needs that is already in memory goes first.
+        for use in plan.blobUses {
+          if let bytes = small[use.blob.digest] {
+            await made.pushBlob(use.blob, to: use.repositories, rereadable: true) {
+              MemorySource(bytes)
+            }
+          }
+        }
+        continue
+      }
+      guard let pusher, let digest = blobDigest(entry.name) else { continue }
+      try await pusher.streamEntry(entry, digest: digest)
+    }
+    guard let pusher else {
+      guard let indexJSON else {
+        throw PushError.source("\(path) has no index.json: it is not a kk artifact")
+      }
+      let frozen = small
+      let outcome = try PushPlanner.plan(
+        indexJSON: indexJSON, manifest: { frozen[$0] }, target: target, patterns: patterns)
+      if case .waiting(let missing) = outcome, let first = missing.sorted().first {
+        throw PushError.missingManifest(first, image: "an image of \(path)")
+      }
+      throw PushError.source("\(path): planning did not complete")
+    }
+    // Second pass: blobs that went by before the plan, or must be read again.
+    let needed = Set(pusher.plan.blobUses.map(\.blob.digest))
+    let again = needed.filter { !pusher.ledger.isDone($0) && pusher.ledger.failure(of: $0) == nil }
+    if !again.isEmpty {
+      log(
+        "archive not in SPEC order (or blobs must be re-read): reading \(path) a second time for \(again.count) blobs"
+      )
+      pusher.ledger.update { $0.secondPassBlobs = again.count }
+      let second = try ArchiveReader(path: path)
+      while let entry = try second.next() {
+        guard let digest = blobDigest(entry.name), again.contains(digest),
+          !pusher.ledger.isDone(digest)
+        else { continue }
+        try await pusher.streamEntry(entry, digest: digest, secondPass: true)
+      }
+    }
+    _ = passedBy
+    let manifests = small
+    await pusher.pushManifests { manifests[$0] }
+    return (pusher.plan, pusher.finish(started))
+  }
+
+  /// Uploads one archive entry if the plan needs it (and it is not done).
+  func streamEntry(_ entry: ArchiveEntry, digest: Digest, secondPass: Bool = false) async throws {
+    guard !ledger.isDone(digest), ledger.failure(of: digest) == nil,
+      let use = uses[digest]
+    else { return }
+    await pushBlob(use.blob, to: use.repositories, rereadable: false) { entry }
+    if secondPass, ledger.deferredBlobs.contains(digest) {
+      ledger.fail(digest, "blob \(digest) could not be sent even on a second pass over the archive")
+    }
+  }
+
+  static func blobDigest(_ name: String) -> Digest? {
+    let parts = name.split(separator: "/")
+    guard parts.count == 3, parts[0] == "blobs" else { return nil }
+    return try? Digest(parsing: "\(parts[1]):\(parts[2])")
+  }
+}

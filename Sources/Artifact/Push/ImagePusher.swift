@@ -1,0 +1,163 @@
+import Blobstore
+import Foundation
+import OCI
+
+/// Pushes a `PushPlan` into one registry: blobs (HEAD-skip, one upload per digest then
+/// cross-repository mounts), then every manifest byte-for-byte, children first, the root
+/// under its tags. Target digests therefore equal the artifact's.
+public final class ImagePusher: Sendable {
+  public let client: RegistryClient
+  public let plan: PushPlan
+  public let parallel: Int
+  /// Progress lines (one per image and per notable event).
+  let log: @Sendable (String) -> Void
+  let ledger: PushLedger
+  /// `plan.blobUses` by digest, computed once.
+  let uses: [Digest: (blob: Descriptor, repositories: [String])]
+
+  public init(
+    client: RegistryClient, plan: PushPlan, parallel: Int = 6, continueOnError: Bool = false,
+    log: @escaping @Sendable (String) -> Void = { _ in }
+  ) {
+    self.client = client
+    self.plan = plan
+    self.parallel = max(1, parallel)
+    self.log = log
+    ledger = PushLedger(stopOnFailure: !continueOnError)
+    var uses: [Digest: (blob: Descriptor, repositories: [String])] = [:]
+    for use in plan.blobUses { uses[use.blob.digest] = use }
+    self.uses = uses
+  }
+
+  /// Pushes from an OCI layout directory (an unpacked artifact, or `kubekey/images`), `parallel`
+  /// blobs at a time.
+  public func push(from store: BlobStore) async -> PushReport {
+    let started = Date()
+    let uses = plan.blobUses
+    await withTaskGroup(of: Void.self) { group in
+      var running = 0
+      for use in uses {
+        if running >= parallel {
+          await group.next()
+          running -= 1
+        }
+        running += 1
+        group.addTask {
+          await self.pushBlob(use.blob, to: use.repositories, rereadable: true) {
+            guard store.contains(use.blob.digest) else {
+              throw PushError.source("blob \(use.blob.digest) is not in \(store.root)")
+            }
+            return try store.open(use.blob.digest)
+          }
+        }
+      }
+    }
+    await pushManifests { digest in try? store.readJSON(digest) }
+    return finish(started)
+  }
+
+  /// Sends one blob to every repository that needs it: upload into the first, mount into the
+  /// others (the client falls back to an upload when a mount is refused).
+  func pushBlob(
+    _ blob: Descriptor, to repositories: [String], rereadable: Bool,
+    make: @escaping @Sendable () throws -> any ByteSource
+  ) async {
+    if ledger.isStopped { return }
+    let factory = BlobSourceFactory(blob, rereadable: rereadable, make: make)
+    var from: String?
+    for repository in repositories {
+      do {
+        let result = try await client.pushBlob(
+          repository: repository, descriptor: blob, mountFrom: from, open: factory.open)
+        ledger.record(result, size: blob.size)
+        from = from ?? repository
+      } catch {
+        switch factory.failure {
+        case .corrupt(let actual):
+          let reason = PushError.blobCorrupt(blob.digest, actual: actual, size: blob.size)
+          ledger.fail(blob.digest, reason.description)
+          log("FAILED blob \(blob.digest): \(reason)")
+        case .needsSecondPass:
+          ledger.deferToSecondPass(blob.digest)
+        case nil:
+          ledger.fail(blob.digest, "blob \(blob.digest) into \(repository): \(error)")
+          log("FAILED blob \(blob.digest) into \(client.host)/\(repository): \(error)")
+        }
+        return
+      }
+    }
+    ledger.finished(blob.digest)
+  }
+
+  /// Pushes the manifests of every image whose blobs all arrived; the others are failed with
+  /// the first blob's reason and none of their manifests is sent.
+  func pushManifests(_ manifest: @escaping @Sendable (Digest) -> [UInt8]?) async {
+    await withTaskGroup(of: Void.self) { group in
+      var running = 0
+      for image in plan.images {
+        if running >= parallel {
+          await group.next()
+          running -= 1
+        }
+        running += 1
+        group.addTask { await self.pushManifests(of: image, manifest) }
+      }
+    }
+  }
+
+  private func pushManifests(
+    of image: PlannedImage, _ manifest: @escaping @Sendable (Digest) -> [UInt8]?
+  ) async {
+    let name = image.source.description
+    if ledger.isStopped {
+      ledger.update {
+        $0.failed.append(
+          PushReport.Failure(image: name, reason: "not attempted: stopped after an earlier failure")
+        )
+      }
+      return
+    }
+    for blob in image.blobs where !ledger.isDone(blob.digest) {
+      let reason =
+        ledger.failure(of: blob.digest)
+        ?? PushError.blobNotInArchive(blob.digest).description
+      fail(name, reason)
+      return
+    }
+    do {
+      for descriptor in image.manifests {
+        guard let bytes = manifest(descriptor.digest) else {
+          throw PushError.missingManifest(descriptor.digest, image: name)
+        }
+        let isRoot = descriptor.digest == image.root.digest
+        let references = isRoot ? image.tags : [descriptor.digest.description]
+        for reference in references {
+          try await client.pushManifest(
+            repository: image.repository, reference: reference, bytes: bytes,
+            mediaType: descriptor.mediaType)
+          ledger.update { $0.manifestsPushed += 1 }
+        }
+      }
+      let targets = image.tags.map { "\(image.target.registry)/\(image.repository):\($0)" }
+      ledger.update { $0.pushed += targets }
+      log("pushed \(name) -> \(targets.joined(separator: ", ")) (\(image.root.digest))")
+    } catch {
+      fail(name, "\(error)")
+    }
+  }
+
+  private func fail(_ image: String, _ reason: String) {
+    var text = reason
+    if text.contains("unauthorized") || text.contains("401") {
+      text += " (for Harbor: the project may not exist; create it or use type: harbor)"
+    }
+    ledger.failImage(PushReport.Failure(image: image, reason: text))
+    log("FAILED \(image): \(text)")
+  }
+
+  func finish(_ started: Date) -> PushReport {
+    var report = ledger.snapshot
+    report.seconds = Date().timeIntervalSince(started)
+    return report
+  }
+}

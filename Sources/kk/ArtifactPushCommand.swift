@@ -1,0 +1,188 @@
+import ArgumentParser
+import Artifact
+import Blobstore
+import Foundation
+import OCI
+
+/// `kk artifact images ...` (alias `image`).
+struct ArtifactImagesCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "images", abstract: "Work with the images of an artifact.",
+    subcommands: [ArtifactPushCommand.self], aliases: ["image"])
+}
+
+/// `kk artifact images push`: every image of an artifact into a private registry, digests kept.
+struct ArtifactPushCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "push",
+    abstract: "Push the artifact's images to a private registry, byte-for-byte.",
+    discussion: """
+      The target comes from the cluster config's spec.registry (-f) or --registry. Names keep \
+      their path and drop the source host (docker.io/calico/cni:v3.23.2 -> \
+      REGISTRY/calico/cni:v3.23.2); namespaceOverride replaces every path segment but the \
+      last. Every index and manifest is pushed unchanged, so target digests equal the \
+      artifact's. With -a the archive is streamed: nothing is unpacked. Exit 0 when every \
+      image is pushed, 1 on a failure (listed), 2 with --continue-on-error when some failed.
+      """)
+
+  @Option(
+    name: [.short, .customLong("filename")], help: "KubeKey cluster config (config-sample.yaml).")
+  var config: String?
+
+  @Option(name: [.short, .customLong("artifact")], help: "The artifact archive to push from.")
+  var artifact: String?
+
+  @Option(name: .customLong("images-dir"), help: "An unpacked OCI layout to push from.")
+  var imagesDir: String?
+
+  @Option(name: .customLong("registry"), help: "Target HOST[:PORT][/PATH] (overrides -f).")
+  var registry: String?
+
+  @Option(name: .customLong("dest-creds"), help: "USER:PASSWORD for the target registry.")
+  var destCreds: String?
+
+  @Option(name: .customLong("dest-tls-verify"), help: "Verify the registry's certificate.")
+  var destTLSVerify: Bool = true
+
+  @Option(
+    name: .customLong("dest-cert-dir"), help: "certs.d-style directory (*.crt, *.cert/*.key).")
+  var destCertDir: String?
+
+  @Option(name: .customLong("parallel"), help: "Blobs and images transferred at once.")
+  var parallel: Int = 6
+
+  @Option(
+    name: .customLong("image"),
+    help: "Push only images whose full reference matches this glob (repeatable).")
+  var images: [String] = []
+
+  @Flag(name: .customLong("dry-run"), help: "Print the source -> target mapping and exit.")
+  var dryRun = false
+
+  @Flag(
+    name: .customLong("continue-on-error"), help: "Push the other images after a failure; exit 2.")
+  var continueOnError = false
+
+  func validate() throws {
+    guard (artifact == nil) != (imagesDir == nil) else {
+      throw ValidationError("give exactly one of -a/--artifact FILE and --images-dir DIR")
+    }
+    guard config != nil || registry != nil else {
+      throw ValidationError("give -f config-sample.yaml or --registry HOST[:PORT][/PATH]")
+    }
+    guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
+  }
+
+  func run() async throws {
+    var failed = false
+    try await reportingFailures {
+      let target = try targetConfig()
+      guard let privateRegistry = target.privateRegistry else { throw PushError.noTarget }
+      let options = try registryOptions(target, host: privateRegistry.host)
+      let pool = TransferPool(threads: parallel)
+      let client = RegistryClient(host: privateRegistry.host, options: options, pool: pool)
+      let log: @Sendable (String) -> Void = { print($0) }
+      let mapping: (Reference) throws -> Reference? = { try target.pushTarget(for: $0) }
+      let report: PushReport
+      if let artifact {
+        let result = try await ImagePusher.pushArchive(
+          path: artifact, target: mapping, patterns: images, log: log,
+          makePusher: { plan in
+            ImagePusher(
+              client: client, plan: plan, parallel: parallel, continueOnError: continueOnError,
+              log: log)
+          }, dryRun: dryRun)
+        guard let pushed = result.report else {
+          print(result.plan.mappingLines.joined(separator: "\n"))
+          return
+        }
+        report = pushed
+      } else {
+        let store = try BlobStore.open(at: imagesDir ?? ".")
+        let indexJSON = try readSmallFile(store.root + "/index.json")
+        let outcome = try PushPlanner.plan(
+          indexJSON: indexJSON, manifest: { try? store.readJSON($0) }, target: mapping,
+          patterns: images)
+        guard case .complete(let plan) = outcome else {
+          throw PushError.source("\(store.root): manifests are missing (run kk artifact verify)")
+        }
+        if dryRun {
+          print(plan.mappingLines.joined(separator: "\n"))
+          return
+        }
+        let pusher = ImagePusher(
+          client: client, plan: plan, parallel: parallel, continueOnError: continueOnError,
+          log: log)
+        report = await pusher.push(from: store)
+      }
+      print(summary(report))
+      if !report.succeeded {
+        for failure in report.failed { Output.error("\(failure)") }
+        failed = true
+      }
+    }
+    if failed { throw continueOnError ? ExitCode(2) : ExitCode.failure }
+  }
+
+  private func summary(_ report: PushReport) -> String {
+    [
+      "images      \(report.pushed.count) pushed, \(report.failed.count) failed",
+      "blobs       \(report.blobsUploaded) uploaded, \(report.blobsPresent) already present, \(report.blobsMounted) mounted"
+        + (report.secondPassBlobs > 0 ? " (\(report.secondPassBlobs) in a second pass)" : ""),
+      "manifests   \(report.manifestsPushed)",
+      "sent        \(Output.bytes(report.bytesSent)) (\(report.bytesSent) bytes)",
+      String(
+        format: "time        %.2f s (%@)", report.seconds,
+        Output.rate(report.bytesSent, seconds: report.seconds)),
+    ].joined(separator: "\n")
+  }
+
+  /// spec.registry from -f, with --registry replacing the private registry.
+  private func targetConfig() throws -> ClusterRegistryConfig {
+    var target = ClusterRegistryConfig()
+    if let config { target = try ClusterRegistryConfig.load(path: config).config }
+    if let registry {
+      let trimmed = registry.hasSuffix("/") ? String(registry.dropLast()) : registry
+      let parts = trimmed.split(separator: "/", maxSplits: 1).map(String.init)
+      guard let host = parts.first, !host.isEmpty, !registry.contains("://") else {
+        throw ValidationError("--registry takes HOST[:PORT][/PATH], without a scheme")
+      }
+      target.privateRegistry = ClusterRegistryConfig.PrivateRegistry(
+        host: host.lowercased(), path: parts.count > 1 ? parts[1] : nil)
+    }
+    return target
+  }
+
+  private func registryOptions(_ target: ClusterRegistryConfig, host: String) throws
+    -> RegistryOptions
+  {
+    var options = RegistryOptions()
+    if let auth = target.auths.auth(forHost: host) {
+      options = try RegistryOptions(
+        entry: RegistryAuthEntry(
+          username: auth.username, password: auth.password, skipTLSVerify: auth.skipTLSVerify,
+          plainHTTP: auth.plainHTTP, certsPath: auth.certsPath))
+    }
+    if let destCreds {
+      guard let credentials = RegistryCredentials(parsing: destCreds) else {
+        throw ValidationError("--dest-creds takes USER:PASSWORD")
+      }
+      options.credentials = credentials
+    }
+    if !destTLSVerify {
+      options.tls.verify = false
+      if options.scheme == .https { options.scheme = .httpsThenHTTP }
+    }
+    if let destCertDir { try options.loadCertificates(from: destCertDir) }
+    try options.resolveCredentials(for: host)
+    return options
+  }
+}
+
+/// Reads a small file whole (the layout's index.json).
+private func readSmallFile(_ path: String) throws -> [UInt8] {
+  guard let data = FileManager.default.contents(atPath: path) else {
+    throw PushError.source("cannot read \(path)")
+  }
+  return [UInt8](data)
+}

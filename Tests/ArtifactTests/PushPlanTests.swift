@@ -1,0 +1,107 @@
+import Foundation
+import OCI
+import Testing
+
+@testable import Artifact
+
+/// SPEC 4 name mapping and the checks made before anything is sent.
+@Suite("PushPlanner")
+struct PushPlanTests {
+  /// An index.json naming `refs`, each pointing at its own (tiny) manifest.
+  func layout(_ refs: [String]) throws -> (index: [UInt8], manifests: [Digest: [UInt8]]) {
+    var manifests: [Digest: [UInt8]] = [:]
+    var entries: [Descriptor] = []
+    for (number, ref) in refs.enumerated() {
+      let config = Descriptor(
+        mediaType: MediaType.ociConfig, bytes: Array("{\"n\":\(number)}".utf8))
+      let manifest = ImageManifest(config: config, layers: [])
+      let bytes = try ManifestBytes(encoding: manifest)
+      manifests[bytes.digest] = bytes.bytes
+      var entry = bytes.descriptor
+      entry.annotations = [AnnotationKey.refName: ref]
+      entries.append(entry)
+    }
+    let index = try CanonicalJSON.encode(ImageIndex(manifests: entries))
+    return (index, manifests)
+  }
+
+  func plan(
+    _ refs: [String], registry: String = "dockerhub.kubekey.local", path: String? = nil,
+    namespace: String? = nil, patterns: [String] = []
+  ) throws -> PushPlan {
+    let (index, manifests) = try layout(refs)
+    let config = ClusterRegistryConfig(
+      privateRegistry: .init(host: registry, path: path), namespaceOverride: namespace)
+    let outcome = try PushPlanner.plan(
+      indexJSON: index, manifest: { manifests[$0] }, target: { try config.pushTarget(for: $0) },
+      patterns: patterns)
+    guard case .complete(let plan) = outcome else {
+      throw PushError.source("incomplete")
+    }
+    return plan
+  }
+
+  func targets(_ plan: PushPlan) -> [String] {
+    plan.images.flatMap { image in
+      image.tags.map { "\(image.target.registry)/\(image.target.repository):\($0)" }
+    }
+  }
+
+  @Test func sourceHostIsDroppedAndPathKept() throws {
+    let result = try plan(["docker.io/calico/cni:v3.23.2", "registry.k8s.io/pause:3.9"])
+    #expect(
+      targets(result) == [
+        "dockerhub.kubekey.local/calico/cni:v3.23.2", "dockerhub.kubekey.local/pause:3.9",
+      ])
+  }
+
+  @Test func privateRegistryPathAndNamespaceOverride() throws {
+    let result = try plan(
+      ["docker.io/calico/cni:v3.23.2", "quay.io/a/b/c:1"], registry: "10.0.0.5:5000",
+      path: "kubesphere", namespace: "kubesphereio")
+    #expect(
+      targets(result) == [
+        "10.0.0.5:5000/kubesphere/kubesphereio/cni:v3.23.2",
+        "10.0.0.5:5000/kubesphere/kubesphereio/c:1",
+      ])
+  }
+
+  @Test func twoImagesOnOneTargetAreRefusedBeforeAnything() throws {
+    #expect {
+      try plan(["docker.io/calico/cni:v1", "quay.io/other/cni:v1"], namespace: "ns")
+    } throws: { error in
+      guard case .conflictingTargets(let target, let sources) = error as? PushError else {
+        return false
+      }
+      return target == "dockerhub.kubekey.local/ns/cni:v1" && sources.count == 2
+    }
+    #expect(throws: PushError.self) {
+      try plan(["docker.io/calico/cni:v1", "quay.io/calico/cni:v1"])
+    }
+  }
+
+  @Test func digestOnlyImageAlsoGetsASha256Tag() throws {
+    let hex = String(repeating: "ab", count: 32)
+    let result = try plan(["docker.io/library/busybox@sha256:\(hex)"])
+    #expect(targets(result) == ["dockerhub.kubekey.local/library/busybox:sha256-\(hex)"])
+  }
+
+  @Test func imagePatternsSelectBySourceReference() throws {
+    let refs = ["docker.io/calico/cni:v1", "docker.io/calico/node:v1", "registry.k8s.io/pause:3.9"]
+    #expect(targets(try plan(refs, patterns: ["docker.io/calico/*"])).count == 2)
+    #expect(targets(try plan(refs, patterns: ["*pause*", "*/node:*"])).count == 2)
+    #expect(throws: PushError.self) { try plan(refs, patterns: ["nothing/*"]) }
+  }
+
+  @Test func missingManifestLeavesThePlanWaiting() throws {
+    let (index, _) = try layout(["docker.io/a/b:1"])
+    let outcome = try PushPlanner.plan(
+      indexJSON: index, manifest: { _ in nil },
+      target: { try $0.moved(toRegistry: "r.local") })
+    guard case .waiting(let missing) = outcome else {
+      Issue.record("expected waiting")
+      return
+    }
+    #expect(missing.count == 1)
+  }
+}
