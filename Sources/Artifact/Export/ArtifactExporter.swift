@@ -161,43 +161,59 @@ public struct ArtifactExporter: Sendable {
       store: cache.store, platforms: platforms,
       skipMissingPlatforms: options.skipMissingPlatforms)
     let references = manifest.images
-    var results = [Resolution?](repeating: nil, count: references.count)
-    do {
-      try await withThrowingTaskGroup(of: (Int, Resolution).self) { group in
-        var next = 0
-        func addNext() {
-          guard next < references.count else { return }
-          let position = next
-          let reference = references[position]
-          next += 1
-          group.addTask {
+    var results = [Result<Resolution, ExportError>?](repeating: nil, count: references.count)
+    // Every image is resolved even when one fails, so the error reported is the first one in
+    // manifest order (the same run gives the same message), with a count of the others.
+    await withTaskGroup(of: (Int, Result<Resolution, ExportError>).self) { group in
+      var next = 0
+      func addNext() {
+        guard next < references.count else { return }
+        let position = next
+        let reference = references[position]
+        next += 1
+        group.addTask {
+          do throws(ExportError) {
             guard let client = sessions.client(for: reference) else {
               throw ExportError.registry(image: reference.description, detail: "no client")
             }
             let image = try await resolver.resolve(reference, client: client)
             return (
               position,
-              Resolution(
-                reference: reference, image: image, warnings: image?.warnings ?? [],
-                sessions: sessions)
+              .success(
+                Resolution(
+                  reference: reference, image: image, warnings: image?.warnings ?? [],
+                  sessions: sessions))
             )
+          } catch {
+            return (position, .failure(error))
           }
         }
-        for _ in 0..<options.parallel { addNext() }
-        var done: Int64 = 0
-        while let (position, resolution) = try await group.next() {
-          results[position] = resolution
-          done += 1
-          events(.progress(.resolve, done: done))
-          addNext()
-        }
       }
-    } catch let error as ExportError {
-      throw error
-    } catch {
-      throw .store("\(error)")
+      for _ in 0..<options.parallel { addNext() }
+      var done: Int64 = 0
+      while let (position, result) = await group.next() {
+        results[position] = result
+        done += 1
+        events(.progress(.resolve, done: done))
+        addNext()
+      }
     }
-    return results.compactMap { $0 }
+    var resolutions: [Resolution] = []
+    var failures: [ExportError] = []
+    for result in results {
+      switch result {
+      case .success(let resolution): resolutions.append(resolution)
+      case .failure(let error): failures.append(error)
+      case nil: break
+      }
+    }
+    if let first = failures.first {
+      if failures.count > 1 {
+        events(.warning("\(failures.count - 1) more image(s) failed to resolve"))
+      }
+      throw first
+    }
+    return resolutions
   }
 
   private func verify(_ output: String) async throws(ExportError) {
