@@ -73,6 +73,20 @@ struct RegistryQuirkTests {
     }
   }
 
+  @Test("a link that dies every 50 kB still delivers: progress does not use up the retries")
+  func dripResume() async throws {
+    try await withQuirks { server, blob, pool in
+      let sink = BufferSink()
+      // 4 attempts, but 6 connections are needed: each one that made progress is free.
+      try await client(server, pool).fetchBlob(
+        repository: "range-drip/blob", descriptor: blob, into: sink)
+      #expect(SHA256Hasher.digest(sink.bytes) == blob.digest)
+      let gets = try await stats(server, pool).filter { $0.method == "GET" }
+      #expect(gets.count == 6)
+      #expect(gets.last?.range == "bytes=250000-")
+    }
+  }
+
   @Test("a server that ignores Range and sends 200 restarts the sink cleanly")
   func rangeIgnored() async throws {
     try await withQuirks { server, blob, pool in

@@ -123,7 +123,7 @@ extension RegistryClient {
           default:
             return nil
           }
-        }))
+        }, progress: { verifier.received }))
     let complete = response.status == 416 && verifier.received == descriptor.size
     guard response.status == 200 || response.status == 206 || complete else {
       throw failure(response, method: "GET", path: path, repository: repository, digest: digest)

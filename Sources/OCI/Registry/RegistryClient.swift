@@ -47,6 +47,9 @@ public final class RegistryClient: Sendable {
     /// alone (a PATCH of an upload session).
     var retries = true
     var bufferLimit = 8 << 20
+    /// Bytes delivered so far (a download's sink count): a failure after progress does not
+    /// use up the retry budget, so a long transfer over a flaky link keeps going.
+    var progress: (@Sendable () -> Int64)? = nil
   }
 
   /// Runs `call` with authentication, redirects and retries; returns the final response,
@@ -57,6 +60,7 @@ public final class RegistryClient: Sendable {
     var attempt = 0
     var challenged = false
     var redirects = 0
+    var delivered = call.progress?() ?? 0
     while true {
       attempt += 1
       var headers = call.headers
@@ -89,6 +93,13 @@ public final class RegistryClient: Sendable {
           url = plain
           attempt -= 1
           continue
+        }
+        if case .connection = error, let progress = call.progress {
+          let now = progress()
+          if now > delivered {
+            delivered = now
+            attempt = 1
+          }
         }
         if case .connection = error, call.retries, attempt < options.retry.attempts {
           try await pause(options.retry.delay(afterAttempt: attempt, retryAfter: nil))
