@@ -178,7 +178,11 @@ final class CurlEasy {
     let state = TransferState(request: request)
     let user = Unmanaged.passUnretained(state).toOpaque()
     var list: UnsafeMutablePointer<curl_slist>? = nil
-    defer { curl_slist_free_all(list) }
+    var connectList: UnsafeMutablePointer<curl_slist>? = nil
+    defer {
+      curl_slist_free_all(list)
+      curl_slist_free_all(connectList)
+    }
     var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
 
     let code: CURLcode = withExtendedLifetime(state) {
@@ -203,6 +207,11 @@ final class CurlEasy {
         _ = kk_curl_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION, writeCallback)
         _ = kk_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, user)
         applyTLS(request.tls)
+        if let proxy = request.proxy { setString(CURLOPT_PROXY, proxy) }
+        if !request.connectTo.isEmpty {
+          for entry in request.connectTo { connectList = curl_slist_append(connectList, entry) }
+          _ = kk_curl_setopt_slist(handle, CURLOPT_CONNECT_TO, connectList)
+        }
         applyMethod(request, state: state, user: user)
         for field in request.headers {
           list = curl_slist_append(list, "\(field.name): \(field.value)")
@@ -279,6 +288,16 @@ final class CurlEasy {
     if let dir = tls.caDirectory { setString(CURLOPT_CAPATH, dir) }
     if let cert = tls.clientCertFile { setString(CURLOPT_SSLCERT, cert) }
     if let key = tls.clientKeyFile { setString(CURLOPT_SSLKEY, key) }
+    if let cert = tls.clientCertPEM {
+      _ = cert.withUnsafeBytes {
+        kk_curl_setopt_blob(handle, CURLOPT_SSLCERT_BLOB, $0.baseAddress, $0.count)
+      }
+    }
+    if let key = tls.clientKeyPEM {
+      _ = key.withUnsafeBytes {
+        kk_curl_setopt_blob(handle, CURLOPT_SSLKEY_BLOB, $0.baseAddress, $0.count)
+      }
+    }
   }
 
   private func setLong(_ option: CURLoption, _ value: Int) {

@@ -59,10 +59,16 @@ public struct TLSOptions: Sendable, Equatable {
   /// Client certificate (PEM file) for mutual TLS, with its key.
   public var clientCertFile: String?
   public var clientKeyFile: String?
+  /// Client certificate and key as PEM bytes (kubeconfig `client-certificate-data`, exec
+  /// plugin output): held in memory so a private key never has to touch the disk. Win over
+  /// the file forms when both are set.
+  public var clientCertPEM: [UInt8]?
+  public var clientKeyPEM: [UInt8]?
 
   public init(
     verify: Bool = true, caPEM: [UInt8]? = nil, caFile: String? = nil,
-    caDirectory: String? = nil, clientCertFile: String? = nil, clientKeyFile: String? = nil
+    caDirectory: String? = nil, clientCertFile: String? = nil, clientKeyFile: String? = nil,
+    clientCertPEM: [UInt8]? = nil, clientKeyPEM: [UInt8]? = nil
   ) {
     self.verify = verify
     self.caPEM = caPEM
@@ -70,6 +76,8 @@ public struct TLSOptions: Sendable, Equatable {
     self.caDirectory = caDirectory
     self.clientCertFile = clientCertFile
     self.clientKeyFile = clientKeyFile
+    self.clientCertPEM = clientCertPEM
+    self.clientKeyPEM = clientKeyPEM
   }
 }
 
@@ -104,13 +112,22 @@ public struct HTTPRequest: Sendable {
   public var bodySink: (@Sendable (HTTPResponseHead) throws -> (any ByteSink)?)?
   /// Largest buffered body accepted; beyond it the transfer fails instead of using memory.
   public var bufferLimit: Int
+  /// An HTTP(S)/SOCKS proxy URL for this request (kubeconfig `proxy-url`); nil uses curl's
+  /// environment handling (`https_proxy`, `no_proxy`).
+  public var proxy: String?
+  /// curl `CONNECT_TO` entries (`host:port:connect-host:connect-port`): connect elsewhere
+  /// than the URL's host while TLS still checks the URL's host name. This is how a
+  /// kubeconfig `tls-server-name` is honoured.
+  public var connectTo: [String]
 
   public init(
     method: String, url: String, headers: HTTPHeaders = HTTPHeaders(), body: HTTPBody = .none,
     tls: TLSOptions = TLSOptions(),
     bodySink: (@Sendable (HTTPResponseHead) throws -> (any ByteSink)?)? = nil,
-    bufferLimit: Int = 8 << 20
+    bufferLimit: Int = 8 << 20, proxy: String? = nil, connectTo: [String] = []
   ) {
+    self.proxy = proxy
+    self.connectTo = connectTo
     self.method = method
     self.url = url
     self.headers = headers
