@@ -22,7 +22,10 @@ final class GuardedProcess: @unchecked Sendable {
   private var stopped = false
 
   /// Starts `command` with stdout and stderr appended to `logPath`.
-  init(name: String, command: [String], logPath: String) throws {
+  ///
+  /// - Parameter cleanupIfOrphaned: a directory the guard deletes once the server has
+  ///   stopped, but only when the test process died without calling `stop()`.
+  init(name: String, command: [String], logPath: String, cleanupIfOrphaned: String? = nil) throws {
     let python = try ProcessRunner.require(TestPaths.python)
     _ = try ProcessRunner.require(command[0])
     self.name = name
@@ -35,6 +38,11 @@ final class GuardedProcess: @unchecked Sendable {
     process = Process()
     process.executableURL = URL(fileURLWithPath: python)
     process.arguments = [TestPaths.fixture("guard.py"), pidFile] + command
+    if let cleanupIfOrphaned {
+      process.environment = ProcessInfo.processInfo.environment.merging([
+        "KK_GUARD_CLEANUP": cleanupIfOrphaned, "KK_GUARD_PARENT": String(getpid()),
+      ]) { $1 }
+    }
     process.standardInput = stdin
     process.standardOutput = log
     process.standardError = log

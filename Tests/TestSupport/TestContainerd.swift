@@ -62,7 +62,7 @@ public final class TestContainerd: @unchecked Sendable {
       try Data(config.utf8).write(to: URL(fileURLWithPath: dir + "/config.toml"))
       let server = try GuardedProcess(
         name: "containerd", command: ["containerd", "--config", dir + "/config.toml"],
-        logPath: dir + "/containerd.log")
+        logPath: dir + "/containerd.log", cleanupIfOrphaned: dir)
       let containerd = TestContainerd(scratch: scratch, server: server, namespace: namespace)
       do {
         let socket = containerd.socketPath

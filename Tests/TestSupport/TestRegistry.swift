@@ -217,7 +217,7 @@ public final class TestRegistry: @unchecked Sendable {
       let server = try GuardedProcess(
         name: "docker-registry on 127.0.0.1:\(port)",
         command: ["docker-registry", "serve", configPath],
-        logPath: dir + "/registry-\(attempt).log")
+        logPath: dir + "/registry-\(attempt).log", cleanupIfOrphaned: dir)
       let url = "\(config.tls == nil ? "http" : "https")://127.0.0.1:\(port)/v2/"
       do {
         // The log line proves *our* process bound the port (a connect could reach
@@ -264,7 +264,8 @@ public final class TestRegistry: @unchecked Sendable {
       command += ["--tls-cert", dir + "/pki/server.pem", "--tls-key", dir + "/pki/server-key.pem"]
     }
     let process = try GuardedProcess(
-      name: "token server", command: command, logPath: dir + "/token-server.log")
+      name: "token server", command: command, logPath: dir + "/token-server.log",
+      cleanupIfOrphaned: dir)
     do {
       try await waitUntilReady(process) { portWritten(to: portFile) != nil }
       guard let port = portWritten(to: portFile) else {

@@ -231,6 +231,38 @@ struct FixtureTests {
     }
   }
 
+  @Test("a server whose test process dies is stopped and its directory deleted")
+  func orphanedServerIsCleanedUp() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-orphan")
+    defer { scratch.remove() }
+    let doomed = scratch.path + "/fixture"
+    try FileManager.default.createDirectory(atPath: doomed, withIntermediateDirectories: true)
+    // Stands in for a test process: starts a guarded server, then dies by SIGKILL.
+    let script = """
+      import os, subprocess, sys, time
+      env = dict(os.environ, KK_GUARD_CLEANUP=sys.argv[2], KK_GUARD_PARENT=str(os.getpid()))
+      subprocess.Popen([sys.executable, sys.argv[1], sys.argv[3], "sleep", "300"],
+                       stdin=subprocess.PIPE, env=env)
+      while not os.path.exists(sys.argv[3]):
+          time.sleep(0.05)
+      os.kill(os.getpid(), 9)
+      """
+    let pidFile = scratch.path + "/server.pid"
+    let output = try await ProcessRunner.run(
+      TestPaths.python, ["-c", script, TestPaths.fixture("guard.py"), doomed, pidFile])
+    #expect(output.exitCode != 0)
+    let text = try String(contentsOfFile: pidFile, encoding: .utf8)
+    let server = try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+    let deadline = ContinuousClock.now + .seconds(60)
+    while ContinuousClock.now < deadline,
+      kill(server, 0) == 0 || FileManager.default.fileExists(atPath: doomed)
+    {
+      try await Task.sleep(for: .milliseconds(100))
+    }
+    #expect(kill(server, 0) != 0, "the guarded `sleep 300` (pid \(server)) is still running")
+    #expect(!FileManager.default.fileExists(atPath: doomed))
+  }
+
   @Test("processes that outlive their timeout are killed, missing tools name their package")
   func processRunner() async throws {
     let clock = ContinuousClock()
