@@ -57,6 +57,14 @@ final class CatalogFileServer: @unchecked Sendable {
   func stop() async { await process.stop() }
 }
 
+/// Names reported by a progress callback, from any task.
+final class FinishedFiles: @unchecked Sendable {
+  private let lock = NSLock()
+  private var list: [String] = []
+  func add(_ name: String) { lock.withLock { list.append(name) } }
+  var names: [String] { lock.withLock { list } }
+}
+
 @Suite("Catalog downloads", .serialized)
 struct CatalogDownloadTests {
   /// A scratch store, a pool and a running file server for one test.
@@ -233,6 +241,34 @@ struct CatalogDownloadTests {
   }
 
   let v199 = "v1.99.0"
+
+  @Test("fetchAll: results in plan order, one failure does not stop the others")
+  func batch() async throws {
+    let rig = try await Rig.make()
+    defer { rig.scratch.remove() }
+    let (digest, _) = try rig.server.digest("big.bin")
+    let kubeadm = "dl.k8s.io/release/\(v199)/bin/linux/amd64/kubeadm"
+    let base = rig.server.base
+    let files = [
+      rig.file("\(base)/cut/big.bin", .table(digest)),
+      rig.file("\(base)/files/missing.bin", .table(digest)),
+      rig.file(
+        "\(base)/redirect/\(kubeadm)", .upstreamFile(url: "\(base)/files/\(kubeadm).sha256")),
+    ]
+    let finished = FinishedFiles()
+    let results = await rig.downloader.fetchAll(files, parallel: 2) { file, _ in
+      finished.add(file.origin.description)
+    }
+    #expect(results.count == 3)
+    #expect((try? results[0].get())?.digest == digest)
+    guard case .failure(.http(let url, 404)) = results[1] else {
+      Issue.record("expected a 404 for missing.bin, got \(results[1])")
+      return
+    }
+    #expect(url.hasSuffix("/files/missing.bin"))
+    #expect((try? results[2].get())?.digest == (try rig.server.digest(kubeadm).0))
+    #expect(Set(finished.names) == Set(files.map(\.origin.description)))
+  }
 
   @Test("local files (ISOs) are hashed as read, and a pinned checksum is enforced")
   func localFiles() async throws {
