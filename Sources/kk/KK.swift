@@ -16,6 +16,7 @@ struct KK: AsyncParsableCommand {
       VersionCommand.self,
       ArtifactCommand.self,
       CacheCommand.self,
+      CreateCommand.self,
       ImageCommand.self,
     ]
   )

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Artifact
+import Foundation
+import OCI
+
+/// `kk create`: generate files for the user to edit.
+struct CreateCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "create",
+    abstract: "Generate files to edit: a manifest describing a cluster.",
+    subcommands: [CreateManifestCommand.self])
+}
+
+/// `kk create manifest`: describe a live cluster (from a kubeconfig) or a planned one.
+struct CreateManifestCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "manifest",
+    abstract: "Write a KubeKey manifest describing a running or a planned cluster.",
+    discussion: """
+      Without --with-kubernetes, lists the nodes of the cluster in the kubeconfig (one \
+      read-only call, 'list nodes') and records their arches, OS, Kubernetes version, \
+      container runtimes and images. With --with-kubernetes, builds the manifest of a \
+      planned cluster from KubeKey's default image lists (KKZONE=cn uses the Aliyun mirror). \
+      Writes manifest-<name>.yaml in the current directory (or -f PATH) and never replaces \
+      an existing file without --force. What could not be mapped is printed as warnings.
+      """)
+
+  @Option(help: "The kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).")
+  var kubeconfig: String?
+
+  @Option(help: "The kubeconfig context to use (default: its current-context).")
+  var context: String?
+
+  @Option(help: "metadata.name of the manifest; also names the output file.")
+  var name = "sample"
+
+  @Option(
+    name: [.short, .customLong("file")], help: "Write to PATH instead of manifest-<name>.yaml.")
+  var file: String?
+
+  @Flag(help: "Overwrite the output file if it exists.")
+  var force = false
+
+  @Option(
+    name: .customLong("with-kubernetes"),
+    help: "Plan a cluster instead of reading one: Kubernetes versions, comma separated.")
+  var withKubernetes: String?
+
+  @Option(help: "Arches for --with-kubernetes, comma separated (default: amd64).")
+  var arch: String?
+
+  func validate() throws {
+    if withKubernetes == nil, arch != nil {
+      throw ValidationError("--arch only applies with --with-kubernetes")
+    }
+    if withKubernetes != nil, kubeconfig != nil || context != nil {
+      throw ValidationError(
+        "--with-kubernetes plans a cluster; --kubeconfig/--context do not apply")
+    }
+  }
+
+  func run() async throws {
+    try await reportingFailures {
+      let environment = ProcessInfo.processInfo.environment
+      let created: CreatedManifest
+      if let versions = withKubernetes {
+        var arches: [Arch] = []
+        for raw in (arch ?? "amd64").split(separator: ",") {
+          let text = raw.trimmingCharacters(in: .whitespaces)
+          guard let parsed = Arch(normalising: text) else {
+            throw CreateManifestError.unknownArch(text)
+          }
+          if !arches.contains(parsed) { arches.append(parsed) }
+        }
+        let zone: CatalogOptions.Zone =
+          environment["KKZONE"]?.lowercased() == "cn" ? .cn : .default
+        created = try ManifestCreator.planned(
+          kubernetes: versions.split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+          },
+          arches: arches, name: name, images: DefaultImageOptions(zone: zone))
+      } else {
+        let paths = Kubeconfig.paths(explicit: kubeconfig, environment: environment)
+        let config = try Kubeconfig.load(paths: paths)
+        let connection = try KubeConnection.resolve(
+          config, context: context, environment: environment)
+        let pool = TransferPool(
+          threads: 1, options: TransportOptions(connectTimeout: 15, stallTimeout: 60))
+        let nodes = try await KubeClient(connection: connection, pool: pool).listNodes()
+        created = ManifestCreator.fromCluster(ClusterInventory(nodes: nodes), name: name)
+        print("read \(nodes.count) nodes from \(connection.server) (context \(connection.context))")
+      }
+      let path = file ?? "manifest-\(name).yaml"
+      try created.write(to: path, force: force)
+      for warning in created.warnings { Output.warning(warning) }
+      let manifest = created.manifest
+      print(
+        "wrote \(path): \(manifest.arches.map(\.rawValue).joined(separator: ", ")); "
+          + "\(manifest.kubernetesDistributions.map { "\($0.type.rawValue) \($0.version)" }.joined(separator: ", ")); "
+          + "\(manifest.images.count) images")
+    }
+  }
+}
