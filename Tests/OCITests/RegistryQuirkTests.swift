@@ -87,6 +87,26 @@ struct RegistryQuirkTests {
     }
   }
 
+  @Test("cancelling the task aborts a stalled transfer at once")
+  func cancellation() async throws {
+    try await withQuirks { server, blob, pool in
+      let c = client(server, pool)
+      let task = Task {
+        try await c.fetchBlob(repository: "stall/blob", descriptor: blob, into: BufferSink())
+      }
+      try await Task.sleep(nanoseconds: 500_000_000)
+      let started = Date()
+      task.cancel()
+      let result = await task.result
+      #expect(Date().timeIntervalSince(started) < 5)
+      guard case .failure(let error) = result else {
+        Issue.record("a stalled transfer completed")
+        return
+      }
+      #expect("\(error)".contains("cancelled"))
+    }
+  }
+
   @Test("a server that ignores Range and sends 200 restarts the sink cleanly")
   func rangeIgnored() async throws {
     try await withQuirks { server, blob, pool in

@@ -161,6 +161,8 @@ public final class RegistryClient: Sendable {
         }
       } catch let error as RegistryError {
         throw error
+      } catch is CancellationError {
+        throw .local("cancelled")
       } catch {
         throw .local("\(error)")
       }

@@ -44,6 +44,7 @@ private final class TransferState {
   var streamed: Int64 = 0
   var failure: (any Error)?
   var source: (any ByteSource)?
+  var cancel: CancelFlag?
 
   init(request: HTTPRequest) { self.request = request }
 
@@ -144,6 +145,12 @@ private let writeCallback: kk_curl_data_callback = { data, size, count, user in
   return state.body(UnsafeRawBufferPointer(start: data, count: n)) ? n : 0
 }
 
+private let progressCallback: kk_curl_xferinfo_callback = { user, _, _, _, _ in
+  guard let user else { return 0 }
+  let state = Unmanaged<TransferState>.fromOpaque(user).takeUnretainedValue()
+  return state.cancel?.isSet == true ? 1 : 0
+}
+
 private let readCallback: kk_curl_data_callback = { data, size, count, user in
   guard let user, let data else { return kk_curl_readfunc_abort() }
   let state = Unmanaged<TransferState>.fromOpaque(user).takeUnretainedValue()
@@ -173,9 +180,10 @@ final class CurlEasy {
   deinit { curl_easy_cleanup(handle) }
 
   /// Runs one exchange to completion on the calling thread.
-  func perform(_ request: HTTPRequest) throws -> HTTPResponse {
+  func perform(_ request: HTTPRequest, cancel: CancelFlag? = nil) throws -> HTTPResponse {
     curl_easy_reset(handle)  // options go; connection cache and sessions stay
     let state = TransferState(request: request)
+    state.cancel = cancel
     let user = Unmanaged.passUnretained(state).toOpaque()
     var list: UnsafeMutablePointer<curl_slist>? = nil
     var connectList: UnsafeMutablePointer<curl_slist>? = nil
@@ -190,6 +198,9 @@ final class CurlEasy {
         setString(CURLOPT_URL, request.url)
         setString(CURLOPT_USERAGENT, options.userAgent)
         setLong(CURLOPT_NOSIGNAL, 1)
+        setLong(CURLOPT_NOPROGRESS, 0)
+        _ = kk_curl_setopt_xferinfo_callback(handle, progressCallback)
+        _ = kk_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, user)
         setLong(CURLOPT_CONNECTTIMEOUT, options.connectTimeout)
         setLong(CURLOPT_LOW_SPEED_LIMIT, 1)
         setLong(CURLOPT_LOW_SPEED_TIME, options.stallTimeout)
@@ -223,6 +234,7 @@ final class CurlEasy {
       }
     }
     if let failure = state.failure { throw failure }
+    if code == CURLE_ABORTED_BY_CALLBACK, cancel?.isSet == true { throw CancellationError() }
     guard code == CURLE_OK else {
       let detail = String(
         decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -71,23 +71,43 @@ public final class TransferPool: Sendable {
   /// Throws `TransportError` for failures below HTTP, or whatever the request's sink or
   /// source threw. Any HTTP status is a successful exchange here.
   public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-    try await withCheckedThrowingContinuation {
-      (continuation: CheckedContinuation<HTTPResponse, any Error>) in
-      let accepted = queue.push { easy in
-        guard let easy else {
+    // Cancelling the task aborts the transfer from curl's progress callback, so a failed
+    // sibling in a task group does not wait for every other blob to finish.
+    let cancel = CancelFlag()
+    return try await withTaskCancellationHandler {
+      try await withCheckedThrowingContinuation {
+        (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+        let accepted = queue.push { easy in
+          guard !cancel.isSet else {
+            continuation.resume(throwing: CancellationError())
+            return
+          }
+          guard let easy else {
+            continuation.resume(
+              throwing: TransportError(
+                kind: .other, curlCode: 0, message: "libcurl could not be initialised",
+                url: request.url))
+            return
+          }
+          continuation.resume(with: Result { try easy.perform(request, cancel: cancel) })
+        }
+        if !accepted {
           continuation.resume(
             throwing: TransportError(
-              kind: .other, curlCode: 0, message: "libcurl could not be initialised",
-              url: request.url))
-          return
+              kind: .other, curlCode: 0, message: "transfer pool is shut down", url: request.url))
         }
-        continuation.resume(with: Result { try easy.perform(request) })
       }
-      if !accepted {
-        continuation.resume(
-          throwing: TransportError(
-            kind: .other, curlCode: 0, message: "transfer pool is shut down", url: request.url))
-      }
+    } onCancel: {
+      cancel.set()
     }
   }
+}
+
+/// Set by a cancelled task, read by curl's progress callback on the transfer thread.
+final class CancelFlag: Sendable {
+  private let flag = Locked(false)
+
+  var isSet: Bool { flag.withLock { $0 } }
+
+  func set() { flag.withLock { $0 = true } }
 }
