@@ -180,26 +180,46 @@ struct CatalogDownloadTests {
     #expect(rig.storeContents().ingest.isEmpty)
   }
 
-  @Test("HTTP errors and missing Content-Length are refused with the URL")
-  func refusals() async throws {
+  @Test("a 404 is refused at once with the URL; a 503 is retried")
+  func httpStatuses() async throws {
     let rig = try await Rig.make()
-    // The server stops when its guard's pipe closes (rig released).
     defer { rig.scratch.remove() }
-    let (digest, _) = try rig.server.digest("big.bin")
-    await #expect(throws: DownloadError.self) {
-      try await rig.downloader.fetch(rig.file("\(rig.server.base)/files/nope", .table(digest)))
-    }
+    let (digest, size) = try rig.server.digest("big.bin")
     do {
-      _ = try await rig.downloader.fetch(
-        rig.file("\(rig.server.base)/nolength/big.bin", .table(digest)))
-      Issue.record("accepted a body of unknown length")
+      _ = try await rig.downloader.fetch(rig.file("\(rig.server.base)/files/nope", .table(digest)))
+      Issue.record("a 404 was accepted")
     } catch {
-      guard case .noContentLength = error else {
+      guard case .http(let url, 404) = error else {
         Issue.record("unexpected \(error)")
         return
       }
+      #expect(url == "\(rig.server.base)/files/nope")
     }
-    #expect(rig.storeContents().blobs.isEmpty)
+    #expect(rig.server.requests("/nope").count == 1)
+    let blob = try await rig.downloader.fetch(
+      rig.file("\(rig.server.base)/busy-once/big.bin", .table(digest)))
+    #expect(blob == StoredBlob(digest: digest, size: size))
+    #expect(rig.server.requests("/big.bin").count == 2)
+  }
+
+  @Test("a body without Content-Length is verified before it is linked into the store")
+  func noContentLength() async throws {
+    let rig = try await Rig.make()
+    defer { rig.scratch.remove() }
+    let (digest, size) = try rig.server.digest("big.bin")
+    let blob = try await rig.downloader.fetch(
+      rig.file("\(rig.server.base)/nolength/big.bin", .table(digest)))
+    #expect(blob == StoredBlob(digest: digest, size: size))
+    #expect(rig.storeContents().ingest.isEmpty)
+    // The same body checked against another digest: fetched twice, refused, not stored.
+    let other = try Digest(parsing: "sha256:" + String(repeating: "2", count: 64))
+    await #expect(throws: DownloadError.self) {
+      try await rig.downloader.fetch(
+        rig.file("\(rig.server.base)/nolength/big.bin", .table(other)))
+    }
+    #expect(rig.server.requests("/big.bin").count == 3)
+    #expect(rig.storeContents().blobs == [digest.encoded])
+    #expect(rig.storeContents().ingest.isEmpty)
   }
 
   @Test("a plan behind a mirror: redirects, upstream .sha256 and helm extraction")

@@ -14,6 +14,7 @@ The first path segment picks a behaviour for the rest of the path:
     /corrupt/<p>       always one byte flipped
     /redirect/<p>      302 to `/files/<p>` (a path without scheme and host)
     /nolength/<p>      200 without Content-Length (connection close ends the body)
+    /busy-once/<p>     first GET: 503; later GETs behave like /files
 
 Each request is logged as `REQ <path> range=<Range header or ->`.
 Before serving, it writes the fixture files the tests use into ROOT (see make_fixtures).
@@ -84,6 +85,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode == "redirect":
             self.send_response(302)
             self.send_header("Location", "/files/" + rel)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if mode == "busy-once" and count == 1:
+            self.send_response(503)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return

@@ -13,8 +13,6 @@ public enum DownloadError: Error, Sendable, CustomStringConvertible {
     actualSize: Int64)
   /// The upstream `.sha256` file was not a sha256 hex digest.
   case badChecksumFile(url: String, reason: String)
-  /// A 200 response without `Content-Length`: the size is needed to verify while streaming.
-  case noContentLength(url: String)
   /// More than the allowed number of redirects, or one without a usable `Location`.
   case badRedirect(url: String, reason: String)
   /// A 206 response whose `Content-Range` does not continue where the file stopped.
@@ -40,9 +38,6 @@ public enum DownloadError: Error, Sendable, CustomStringConvertible {
         + "If the upstream file legitimately changed, pin its sha256 in the manifest"
     case .badChecksumFile(let url, let reason):
       return "checksum file \(url) is unusable: \(reason)"
-    case .noContentLength(let url):
-      return "GET \(url) sent no Content-Length; kk needs the size to verify the file "
-        + "while streaming (use a mirror that sends it)"
     case .badRedirect(let url, let reason):
       return "GET \(url): \(reason)"
     case .badRange(let url, let reason):

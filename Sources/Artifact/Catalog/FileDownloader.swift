@@ -89,20 +89,35 @@ public struct FileDownloader: Sendable {
     }
   }
 
+  /// Streams into a writer expecting `expected` when the server announces the length; a
+  /// body without `Content-Length` goes to a temporary file under the store's ingest
+  /// directory and is hashed and linked in only if it matches.
   private func fetchDirect(_ url: String, expected: Digest) async throws -> StoredBlob {
     let store = self.store
-    let slot = SinkSlot { size in try store.writer(expecting: expected, size: size) }
-    do {
-      try await getter.run(url, into: slot)
-      guard let writer = slot.current as? BlobWriter else {
-        throw DownloadError.transport(url: url, attempts: 1, message: "no body received")
-      }
-      try writer.commit()
-      return StoredBlob(digest: expected, size: slot.size)
-    } catch {
-      slot.cancel()
-      throw error
+    let temporary = try temporaryPath()
+    let slot = SinkSlot { size in
+      if let size { return try store.writer(expecting: expected, size: size) }
+      return try TemporaryFileSink(path: temporary, limit: .max)
     }
+    defer { slot.cancel() }
+    try await getter.run(url, into: slot)
+    switch slot.current {
+    case let writer as BlobWriter:
+      try writer.commit()
+      return StoredBlob(digest: expected, size: writer.expectedSize)
+    case let file as TemporaryFileSink:
+      file.close()
+      return try store.ingest(file: file.path, expecting: expected, mode: .hardLink)
+    default:
+      throw DownloadError.transport(url: url, attempts: 1, message: "no body received")
+    }
+  }
+
+  /// A fresh name under the store's ingest directory, for bytes not yet verified.
+  private func temporaryPath() throws -> String {
+    let directory = store.ingestDirectory
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    return "\(directory)/\(String(UInt64.random(in: 0...UInt64.max), radix: 16)).download"
   }
 
   /// Downloads the archive outside `blobs/`, then streams `member` out of it into a writer
@@ -110,10 +125,8 @@ public struct FileDownloader: Sendable {
   private func fetchExtracting(_ member: String, from url: String, expected: Digest)
     async throws -> StoredBlob
   {
-    let directory = store.ingestDirectory
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let path = "\(directory)/\(UInt64.random(in: 0...UInt64.max)).download"
-    let slot = SinkSlot { size in try TemporaryFileSink(path: path, limit: size) }
+    let path = try temporaryPath()
+    let slot = SinkSlot { size in try TemporaryFileSink(path: path, limit: size ?? .max) }
     defer { slot.cancel() }
     try await getter.run(url, into: slot)
     (slot.current as? TemporaryFileSink)?.close()

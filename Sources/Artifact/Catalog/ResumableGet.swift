@@ -17,42 +17,53 @@ extension BlobWriter: ResumableSink {}
 final class SinkSlot: @unchecked Sendable {
   private let lock = NSLock()
   private var sink: (any ResumableSink)?
-  private(set) var size: Int64 = -1
-  private let make: @Sendable (Int64) throws -> any ResumableSink
+  private var length: Int64?
+  /// Called with the body length from `Content-Length`, or nil when the server sent none.
+  private let make: @Sendable (Int64?) throws -> any ResumableSink
 
-  init(make: @escaping @Sendable (Int64) throws -> any ResumableSink) {
+  init(make: @escaping @Sendable (Int64?) throws -> any ResumableSink) {
     self.make = make
   }
 
   var current: (any ResumableSink)? { lock.withLock { sink } }
+  /// The body length, once a 200 response told it.
+  var size: Int64? { lock.withLock { length } }
   var written: Int64 { lock.withLock { sink?.written ?? 0 } }
-  var isComplete: Bool { lock.withLock { sink.map { $0.written == size } ?? false } }
+  /// Where a retry resumes: the bytes held when the total is known; otherwise 0, since a
+  /// server's `Content-Range` cannot be checked against an unknown length.
+  var resumeOffset: Int64 { lock.withLock { length == nil ? 0 : (sink?.written ?? 0) } }
+  var isComplete: Bool {
+    lock.withLock {
+      guard let sink, let length else { return false }
+      return sink.written == length
+    }
+  }
+  /// A body of unknown length is in the sink (it ends when the server closes).
+  var isUnsized: Bool { lock.withLock { sink != nil && length == nil } }
 
   /// Chooses where the body of `head` goes; `nil` buffers it (errors, redirects).
   func body(for head: HTTPResponseHead, url: String, offset: Int64) throws -> (any ByteSink)? {
     try lock.withLock { () throws -> (any ByteSink)? in
       switch head.status {
       case 200:
-        guard let length = head.headers["Content-Length"].flatMap({ Int64($0) }) else {
-          throw DownloadError.noContentLength(url: url)
-        }
-        if let sink, size == length {
+        let announced = head.headers["Content-Length"].flatMap { Int64($0) }
+        if let sink, length == announced {
           // The server ignored Range (or this is a fresh start): begin again at byte 0.
           if sink.written > 0 { try sink.reset() }
           return sink
         }
         sink?.cancel()
-        size = length
-        let created = try make(length)
+        length = announced
+        let created = try make(announced)
         sink = created
         return created
       case 206:
-        guard let sink else {
+        guard let sink, let length else {
           throw DownloadError.badRange(url: url, reason: "206 to a request without Range")
         }
         let range = head.headers["Content-Range"] ?? ""
         guard let start = Self.rangeStart(range), start == offset,
-          Self.rangeTotal(range) == size
+          Self.rangeTotal(range) == length
         else {
           throw DownloadError.badRange(
             url: url, reason: "Content-Range '\(range)' does not continue at byte \(offset)")
@@ -158,7 +169,7 @@ struct ResumableGet: Sendable {
     var redirects = 0
     var failures = 0
     while true {
-      let offset = slot.written
+      let offset = slot.resumeOffset
       var headers = HTTPHeaders()
       if offset > 0 { headers.set("Range", "bytes=\(offset)-") }
       let target = current
@@ -189,14 +200,23 @@ struct ResumableGet: Sendable {
         }
         current = Self.resolve(location, against: current)
       case 200, 206:
-        if slot.isComplete { return }
+        // Without a length, a body that ended without a transport error is complete; the
+        // checksum is what catches a truncated one.
+        if slot.isComplete || (response.status == 200 && slot.isUnsized) { return }
         // The body ended early without a transport error: resume like after a cut.
         failures += 1
         guard failures <= retries else {
           throw DownloadError.transport(
             url: current, attempts: failures,
-            message: "body ended at byte \(slot.written) of \(slot.size)")
+            message: "body ended at byte \(slot.written) of \(slot.size ?? -1)")
         }
+      case 429, 500, 502, 503, 504:
+        // Busy or failing upstream: usually transient on CDNs and mirrors.
+        failures += 1
+        guard failures <= retries else {
+          throw DownloadError.http(url: current, status: response.status)
+        }
+        try await Task.sleep(for: retryDelay * failures)
       case 416 where slot.isComplete:
         return
       default:
@@ -205,32 +225,41 @@ struct ResumableGet: Sendable {
     }
   }
 
-  /// A small body in memory (a `.sha256` file), redirects followed.
+  /// A small body in memory (a `.sha256` file), redirects followed, transient failures
+  /// retried.
   func small(_ url: String) async throws -> [UInt8] {
     var current = url
-    for _ in 0...maxRedirects {
+    var redirects = 0
+    var failures = 0
+    while true {
       let response: HTTPResponse
-      var failures = 0
-      while true {
-        do {
-          response = try await pool.send(HTTPRequest(method: "GET", url: current))
-          break
-        } catch let error as TransportError where error.isRetryable && failures < retries {
-          failures += 1
-          try await Task.sleep(for: retryDelay * failures)
-        }
+      do {
+        response = try await pool.send(HTTPRequest(method: "GET", url: current))
+      } catch let error as TransportError where error.isRetryable && failures < retries {
+        failures += 1
+        try await Task.sleep(for: retryDelay * failures)
+        continue
       }
       switch response.status {
-      case 200: return response.body
+      case 200:
+        return response.body
+      case 429, 500, 502, 503,
+        504 where failures < retries:
+        failures += 1
+        try await Task.sleep(for: retryDelay * failures)
       case 301, 302, 303, 307, 308:
+        redirects += 1
+        guard redirects <= maxRedirects else {
+          throw DownloadError.badRedirect(url: url, reason: "more than \(maxRedirects) redirects")
+        }
         guard let location = response.headers["Location"], !location.isEmpty else {
           throw DownloadError.badRedirect(url: current, reason: "redirect without Location")
         }
         current = Self.resolve(location, against: current)
-      default: throw DownloadError.http(url: current, status: response.status)
+      default:
+        throw DownloadError.http(url: current, status: response.status)
       }
     }
-    throw DownloadError.badRedirect(url: url, reason: "more than \(maxRedirects) redirects")
   }
 
   /// An absolute `Location`, or one relative to `base` (`/path` or `name`).
