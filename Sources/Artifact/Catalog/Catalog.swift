@@ -20,9 +20,14 @@ import OCI
 ///   always fetched its defaults;
 /// - the OS ISOs for that arch.
 ///
-/// Arches other than amd64 and arm64 (which KubeKey's table covers) get a file only when the
-/// manifest pins its sha256; otherwise they get images only, and the plan says so in
-/// ``ExportPlan/notes``.
+/// Arches other than amd64 and arm64 (which KubeKey's table covers) get a component file
+/// only when the manifest pins its sha256; otherwise they get images only, and the plan says
+/// so in ``ExportPlan/notes``. ISOs follow their own rule on every arch: a `localPath` needs
+/// no checksum (the user vouches for the file), a `url` needs `repository.iso.checksum`.
+///
+/// A component the manifest leaves out is implied at its ``CatalogDefaults`` version (see
+/// there for which). The model reads `version: ""` as "not bundled" but hands the catalog the
+/// same `nil` as an absent key, so today a blank version also gets the default.
 public struct Catalog: Sendable {
   public var options: CatalogOptions
   public var table: ChecksumTable
