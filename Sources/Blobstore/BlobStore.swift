@@ -126,6 +126,26 @@ public struct BlobStore: Sendable {
       tempPath: "\(ingestDirectory)/\(unique).partial")
   }
 
+  /// Starts or resumes the ingest of a large download: its temp file has a fixed name
+  /// (`.ingest/<hex>.resume`), so bytes written by a run that was interrupted — even by
+  /// `kill -9` — are kept and `written`/`resumedFrom` say where to continue (`Range`). Call
+  /// `suspend()` instead of `cancel()` when the transfer fails, to keep them. When another
+  /// process is downloading the same blob, a private (non-resumable) writer is returned.
+  public func resumableWriter(expecting digest: Digest, size: Int64) throws(BlobstoreError)
+    -> BlobWriter
+  {
+    guard digest.algorithm == .sha256 else { throw .unsupportedAlgorithm(digest) }
+    try FileIO.makeDirectory(ingestDirectory)
+    try FileIO.makeDirectory("\(root)/blobs/\(digest.algorithm.rawValue)")
+    if let writer = try BlobWriter(
+      resuming: "\(ingestDirectory)/\(digest.encoded).resume", expected: digest, size: size,
+      destination: path(for: digest))
+    {
+      return writer
+    }
+    return try writer(expecting: digest, size: size)
+  }
+
   /// Stores bytes already in memory (manifests, configs, index blobs we generate) and
   /// returns their digest and size. A no-op when the blob is already present.
   @discardableResult

@@ -42,6 +42,10 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
   private var buffered = 0
   private var total: Int64 = 0
   private var closed = false
+  /// A resumable ingest keeps its temp file when suspended or dropped, for the next run.
+  private let keepsPartial: Bool
+  /// Bytes found in the temp file when the writer was opened (0 for a fresh ingest).
+  public let resumedFrom: Int64
 
   init(expected: Digest, size: Int64, destination: String, tempPath: String) throws(BlobstoreError)
   {
@@ -52,14 +56,84 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
     self.blobDirectory = (destination as NSString).deletingLastPathComponent
     self.fd = try FileIO.createExclusive(tempPath)
     self.buffer = .allocate(byteCount: ioBufferSize, alignment: 16)
+    self.keepsPartial = false
+    self.resumedFrom = 0
+  }
+
+  /// Opens (or creates) the deterministic temp file of a resumable ingest, locked with
+  /// `flock` so two processes never append to one file. Returns nil when another process
+  /// holds it. The bytes already there are re-hashed (SHA-256 state cannot be stored), so the
+  /// final check still covers every byte; a file longer than the blob starts over.
+  init?(
+    resuming tempPath: String, expected: Digest, size: Int64, destination: String
+  ) throws(BlobstoreError) {
+    self.expected = expected
+    self.expectedSize = size
+    self.destination = destination
+    self.tempPath = tempPath
+    self.blobDirectory = (destination as NSString).deletingLastPathComponent
+    self.keepsPartial = true
+    let fd = open(tempPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw .io(path: tempPath, operation: "open", errno: errno) }
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+      close(fd)
+      return nil
+    }
+    self.fd = fd
+    self.buffer = .allocate(byteCount: ioBufferSize, alignment: 16)
+    var info = stat()
+    var kept: Int64 = 0
+    if fstat(fd, &info) == 0 { kept = Int64(info.st_size) }
+    if kept > size {
+      try FileIO.truncate(fd, path: tempPath)
+      kept = 0
+    }
+    var offset: Int64 = 0
+    while offset < kept {
+      let n = pread(fd, buffer.baseAddress, min(ioBufferSize, Int(kept - offset)), off_t(offset))
+      if n < 0 && errno == EINTR { continue }
+      guard n > 0 else { break }
+      hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+      offset += Int64(n)
+    }
+    if offset != kept || lseek(fd, off_t(offset), SEEK_SET) < 0 {
+      try FileIO.truncate(fd, path: tempPath)
+      hasher = SHA256Hasher()
+      offset = 0
+    }
+    total = offset
+    resumedFrom = offset
   }
 
   deinit {
     if !closed {
-      close(fd)
-      FileIO.unlinkIfPresent(tempPath)
+      if keepsPartial {
+        try? flushLocked()
+        close(fd)
+      } else {
+        close(fd)
+        FileIO.unlinkIfPresent(tempPath)
+      }
     }
     buffer.deallocate()
+  }
+
+  /// Stops without committing. A resumable ingest keeps its bytes for the next run (the
+  /// download failed, the bytes so far are good); a plain one is cancelled.
+  public func suspend() {
+    lock.lock()
+    defer { lock.unlock() }
+    guard !closed else { return }
+    guard keepsPartial else {
+      abandonLocked()
+      return
+    }
+    if (try? flushLocked()) == nil {
+      abandonLocked()
+      return
+    }
+    close(fd)
+    closed = true
   }
 
   /// Bytes accepted so far: the offset a resumed download should continue from.
@@ -136,14 +210,17 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
         abandonLocked()
         throw error
       }
-      close(fd)
+      // Renamed while still open: a resumable ingest's flock is held until the bytes are in
+      // place, so no other process can pick the temp file up half-way through the commit.
       closed = true
       do throws(BlobstoreError) {
         try FileIO.rename(tempPath, to: destination)
       } catch {
+        close(fd)
         FileIO.unlinkIfPresent(tempPath)
         throw error
       }
+      close(fd)
       try FileIO.fsyncDirectory(blobDirectory)
     }
   }
