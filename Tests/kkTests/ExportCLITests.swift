@@ -10,6 +10,8 @@ import Testing
   struct Setup {
     let dir: TemporaryDirectory
     let images: [(registry: TestRegistry, image: GeneratedImages.Image)]
+    /// The generated layouts (their blobs are the registries' blobs).
+    let layouts: [String]
 
     func manifest(
       arches: String = "[amd64, arm64]", extraImages: [String] = [], password: String? = nil
@@ -50,7 +52,8 @@ import Testing
         try await TestImages.push(a, to: plain)
         try await TestImages.push(b, to: token)
         let setup = Setup(
-          dir: dir, images: a.images.map { (plain, $0) } + b.images.map { (token, $0) })
+          dir: dir, images: a.images.map { (plain, $0) } + b.images.map { (token, $0) },
+          layouts: [a.layout, b.layout])
         return try await body(setup)
       }
     }
@@ -111,6 +114,32 @@ import Testing
       #expect(s2["downloadedBytes"] as? Int == 0)
       #expect(s2["downloadedBlobs"] as? Int == 0)
       #expect(try Self.sha256(file: out2) == (try Self.sha256(file: out1)))
+
+      // Resume: half of the largest layer left in a new cache's ingest dir by an interrupted
+      // run; the export fetches only the rest (Range) and the artifact is the same.
+      let blobDir = setup.layouts[0] + "/blobs/sha256"
+      let largest = try #require(
+        try FileManager.default.contentsOfDirectory(atPath: blobDir).max { lhs, rhs in
+          let l = try? FileManager.default.attributesOfItem(atPath: blobDir + "/" + lhs)[.size]
+          let r = try? FileManager.default.attributesOfItem(atPath: blobDir + "/" + rhs)[.size]
+          return (l as? Int ?? 0) < (r as? Int ?? 0)
+        })
+      let layer = try Data(contentsOf: URL(fileURLWithPath: blobDir + "/" + largest))
+      let half = layer.count / 2
+      let resumeCache = setup.dir.path + "/cache-resume"
+      try FileManager.default.createDirectory(
+        atPath: resumeCache + "/.ingest", withIntermediateDirectories: true)
+      try layer.prefix(half).write(
+        to: URL(fileURLWithPath: resumeCache + "/.ingest/\(largest).resume"))
+      let out4 = setup.dir.path + "/resumed.tar.gz"
+      let resumed = try await KKBinary.run([
+        "artifact", "export", "-m", manifest, "-o", out4, "--cache-dir", resumeCache, "--json",
+      ])
+      #expect(resumed.exitCode == 0, "\(resumed)")
+      let s4 = try Self.summary(resumed)
+      let coldBytes = try #require(s1["downloadedBytes"] as? Int)
+      #expect(s4["downloadedBytes"] as? Int == coldBytes - half)
+      #expect(try Self.sha256(file: out4) == (try Self.sha256(file: out1)))
 
       // An existing output is kept without --force.
       let refused = try await KKBinary.run([

@@ -97,34 +97,57 @@ struct BlobDownloader: Sendable {
     let descriptor = blob.descriptor
     if store.size(of: descriptor.digest) == descriptor.size { return false }
     var lastError: ExportError?
-    for source in blob.sources {
+    var resumeAllowed = true
+    var sourceIndex = 0
+    while sourceIndex < blob.sources.count {
+      let source = blob.sources[sourceIndex]
       let writer: BlobWriter
       do {
-        writer = try store.writer(expecting: descriptor.digest, size: descriptor.size)
+        writer =
+          resumeAllowed
+          ? try store.resumableWriter(expecting: descriptor.digest, size: descriptor.size)
+          : try store.writer(expecting: descriptor.digest, size: descriptor.size)
       } catch {
         throw .store("cannot write blob \(descriptor.digest) into the cache: \(error)")
       }
       let sink = CountingBlobSink(writer: writer, counter: counter, onProgress: onProgress)
       do {
         try await source.client.fetchBlob(
-          repository: source.repository, descriptor: descriptor, into: sink)
+          repository: source.repository, descriptor: descriptor, into: sink,
+          resumingAt: writer.written)
         try writer.commit()
         return true
       } catch {
-        writer.cancel()
-        // Bytes of a failed attempt do not count as fetched content.
         _ = counter.add(-sink.received.total)
         let detail = "\(error)"
-        if case .blobUnknown = error as? RegistryError {
-          lastError = .registry(image: source.image, detail: detail)
-          continue
-        }
-        if error is BlobstoreError {
+        switch error {
+        case let error as BlobstoreError:
+          writer.cancel()
+          if case .digestMismatch = error, writer.resumedFrom > 0 {
+            // The kept prefix was bad (a torn write before a crash): start over, once.
+            resumeAllowed = false
+            continue
+          }
           throw .store(
-            "cannot store blob \(descriptor.digest) of \(source.image) in \(store.root): \(detail)"
-          )
+            "cannot store blob \(descriptor.digest) of \(source.image) in \(store.root): \(detail)")
+        case let error as RegistryError:
+          switch error {
+          case .digestMismatch, .sizeMismatch:
+            writer.cancel()
+          default:
+            // Connection trouble: keep the bytes so far for the next run's Range request.
+            writer.suspend()
+          }
+          if case .blobUnknown = error {
+            lastError = .registry(image: source.image, detail: detail)
+            sourceIndex += 1
+            continue
+          }
+          throw .registry(image: source.image, detail: detail)
+        default:
+          writer.suspend()
+          throw .registry(image: source.image, detail: detail)
         }
-        throw .registry(image: source.image, detail: detail)
       }
     }
     throw lastError ?? .store("no source for blob \(descriptor.digest)")
