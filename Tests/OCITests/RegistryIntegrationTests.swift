@@ -114,6 +114,38 @@ struct RegistryIntegrationTests {
     }
   }
 
+  @Test("token mode: concurrent cold requests share one token per scope")
+  func oneTokenPerScope() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-regtest")
+    defer { scratch.remove() }
+    try await withTestRegistry(.token) { registry in
+      let images = try await RegistryTestSetup.seed(registry, into: scratch)
+      let image = try #require(images.images.first)
+      let log = try #require(registry.tokenLogPath)
+      func issued() -> Int {
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").filter {
+          $0.contains("\"repository:\(image.repository):pull\"") && $0.contains("\"access\"")
+        }.count
+      }
+      let before = issued()
+      let client = RegistryClient(
+        host: registry.host, options: RegistryTestSetup.options(for: registry),
+        pool: TransferPool(threads: 4))
+      let layers = Array(Set(image.manifests.flatMap(\.layers)))
+      #expect(layers.count >= 4)
+      try await withThrowingTaskGroup(of: Bool.self) { group in
+        for layer in layers {
+          group.addTask {
+            try await client.blobSize(repository: image.repository, digest: layer) != nil
+          }
+        }
+        for try await found in group { #expect(found) }
+      }
+      #expect(issued() - before == 1)
+    }
+  }
+
   @Test("wrong password, unknown tag, missing repository, TLS without the CA: typed errors")
   func typedErrors() async throws {
     let scratch = try TemporaryDirectory(prefix: "kk-regtest")

@@ -72,6 +72,8 @@ struct AuthState: Sendable {
   var bearer: AuthChallenge?
   var basic = false
   var tokens: [String: Token] = [:]
+  /// Token requests in flight, per scope set.
+  var fetching: [String: Task<String, any Error>] = [:]
 
   static func key(_ scopes: [String]) -> String { Set(scopes).sorted().joined(separator: " ") }
 
@@ -85,23 +87,47 @@ extension RegistryClient {
   /// The `Authorization` value for a request needing `scopes`, fetching a token first when
   /// the registry is known to want one and none is cached.
   func authorization(for scopes: [String]) async throws(RegistryError) -> String? {
-    let (cached, challenge, basic) = auth.withLock { ($0.token(for: scopes), $0.bearer, $0.basic) }
+    let key = AuthState.key(scopes)
+    let (cached, pending, basic): (String?, Task<String, any Error>?, Bool) = auth.withLock {
+      state in
+      if let token = state.token(for: scopes) { return (token, nil, state.basic) }
+      guard let challenge = state.bearer else { return (nil, nil, state.basic) }
+      // One token request per scope set, however many transfers start at once.
+      if let running = state.fetching[key] { return (nil, running, state.basic) }
+      let task = Task<String, any Error> {
+        defer { self.auth.withLock { $0.fetching[key] = nil } }
+        return try await self.fetchToken(challenge, scopes: scopes)
+      }
+      state.fetching[key] = task
+      return (nil, task, state.basic)
+    }
     if let cached { return "Bearer " + cached }
-    if let challenge { return "Bearer " + (try await fetchToken(challenge, scopes: scopes)) }
+    if let pending {
+      do {
+        return "Bearer " + (try await pending.value)
+      } catch let error as RegistryError {
+        throw error
+      } catch {
+        throw .local("\(error)")
+      }
+    }
     if basic, let credentials = options.credentials { return credentials.basicHeader }
     return nil
   }
 
   /// Handles a 401: learns the challenge, drops any stale token for these scopes, and tells
   /// whether trying again can help.
-  func learnChallenge(_ head: HTTPHeaders, scopes: [String], repository: String?)
-    throws(RegistryError)
-  {
+  func learnChallenge(
+    _ head: HTTPHeaders, scopes: [String], repository: String?, sent: String?
+  ) throws(RegistryError) {
     let challenges = head.values("WWW-Authenticate").flatMap(AuthChallenge.parse)
     if let bearer = challenges.first(where: { $0.scheme == "bearer" }), bearer.realm != nil {
       auth.withLock {
         $0.bearer = bearer
-        $0.tokens[AuthState.key(scopes)] = nil
+        // Drop the token only if it is the one refused: a concurrent request may already
+        // have fetched a fresh one.
+        let key = AuthState.key(scopes)
+        if let token = $0.tokens[key], sent == "Bearer " + token.value { $0.tokens[key] = nil }
       }
       return
     }

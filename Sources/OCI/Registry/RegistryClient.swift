@@ -113,7 +113,9 @@ public final class RegistryClient: Sendable {
       switch response.status {
       case 401 where !challenged && sameOrigin(url, baseURL):
         challenged = true
-        try learnChallenge(response.headers, scopes: call.scopes, repository: call.repository)
+        try learnChallenge(
+          response.headers, scopes: call.scopes, repository: call.repository,
+          sent: headers["Authorization"])
         attempt -= 1
         continue
       case 401:
