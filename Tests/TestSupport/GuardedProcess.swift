@@ -26,8 +26,11 @@ final class GuardedProcess: @unchecked Sendable {
   /// - Parameter cleanupIfOrphaned: a directory the guard deletes once the server has
   ///   stopped, but only when the test process died without calling `stop()`.
   init(name: String, command: [String], logPath: String, cleanupIfOrphaned: String? = nil) throws {
+    guard let tool = command.first else {
+      throw TestSupportError.badOutput("GuardedProcess \(name): empty command")
+    }
     let python = try ProcessRunner.require(TestPaths.python)
-    _ = try ProcessRunner.require(command[0])
+    _ = try ProcessRunner.require(tool)
     self.name = name
     self.logPath = logPath
     pidFile = logPath + ".pid"
