@@ -29,7 +29,8 @@ public enum BlobstoreError: Error, Sendable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .notALayout(let path, let reason):
-      return "\(path) is not an OCI image layout: \(reason) (create one with BlobStore.create(at:))"
+      return
+        "\(path) is not an OCI image layout: \(reason); give a directory holding oci-layout, index.json and blobs/sha256 (or an archive of one)"
     case .io(let path, let operation, let errno):
       return "\(operation) \(path) failed: \(Self.errnoText(errno)) (errno \(errno))"
     case .digestMismatch(let expected, let actual, let expectedSize, let actualSize):
