@@ -34,6 +34,19 @@ public struct ArtifactExporter: Sendable {
   ) async throws(ExportError) -> ExportSummary {
     var seconds: [String: Double] = [:]
     try ArtifactPacker.checkOutput(output, force: options.force)
+    // Create the output's directory now: finding out after the downloads that `-o` points
+    // into a missing directory would waste them.
+    let parent = (output as NSString).deletingLastPathComponent
+    if !parent.isEmpty {
+      do {
+        try FileManager.default.createDirectory(
+          atPath: parent, withIntermediateDirectories: true)
+      } catch {
+        throw .invalidInput(
+          "\(output): cannot create the directory \(parent) (\(error.localizedDescription)); "
+            + "choose another -o")
+      }
+    }
     guard !manifest.arches.isEmpty else {
       throw .invalidInput("the manifest lists no arches (spec.arches); add amd64 and/or arm64")
     }

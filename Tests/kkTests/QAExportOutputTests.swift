@@ -1,0 +1,78 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Operator mistakes around `kk artifact export -o` and layout paths, found by QA: each must
+/// either just work or fail at once with one actionable line.
+@Suite(.serialized) struct QAExportOutputTests {
+  static func manifest(_ registry: TestRegistry, _ image: GeneratedImages.Image, in dir: String)
+    throws -> String
+  {
+    let text = """
+      apiVersion: kubekey.kubesphere.io/v1alpha2
+      kind: Manifest
+      metadata: {name: qa}
+      spec:
+        arches: [amd64]
+        images:
+        - \(registry.host)/\(image.ref)
+        registry:
+          auths:
+            "\(registry.host)": {plainHTTP: true}
+
+      """
+    let path = dir + "/manifest.yaml"
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+  }
+
+  /// `-o` into a directory that does not exist yet: the export used to download everything
+  /// and then fail with "a.tar.gz.partial: cannot create"; now the directory is created.
+  @Test func outputIntoAMissingDirectoryIsCreated() async throws {
+    let dir = try TemporaryDirectory(prefix: "kk-qa-export")
+    defer { dir.remove() }
+    let images = try await TestImages.generate(into: dir.path + "/gen", seed: "qa-out", images: 1)
+    try await withTestRegistry(.plain) { registry in
+      try await TestImages.push(images, to: registry)
+      let manifest = try Self.manifest(registry, images.images[0], in: dir.path)
+      let output = dir.path + "/new/sub/dir/a.tar.gz"
+      let result = try await KKBinary.run([
+        "artifact", "export", "-m", manifest, "-o", output, "--cache-dir", dir.path + "/cache",
+      ])
+      #expect(result.exitCode == 0, "\(result)")
+      #expect(FileManager.default.fileExists(atPath: output))
+      let verify = try await KKBinary.run(["artifact", "verify", "-a", output])
+      #expect(verify.exitCode == 0, "\(verify)")
+
+      // A parent that is a regular file cannot become a directory: one line, before any
+      // download, naming the output.
+      try "x".write(toFile: dir.path + "/file", atomically: true, encoding: .utf8)
+      let blocked = dir.path + "/file/a.tar.gz"
+      let refused = try await KKBinary.run([
+        "artifact", "export", "-m", manifest, "-o", blocked, "--cache-dir", dir.path + "/cache2",
+      ])
+      #expect(refused.exitCode == 1, "\(refused)")
+      let errors = refused.stderr.split(separator: "\n").filter { $0.contains("error") }
+      #expect(errors.count == 1, "\(refused.stderr)")
+      #expect(errors.first?.contains(blocked) == true, "\(refused.stderr)")
+      #expect(!refused.stderr.contains("download: started"), "\(refused.stderr)")
+    }
+  }
+
+  /// A directory that is not a layout: the message used to recommend a Swift API
+  /// ("create one with BlobStore.create(at:)").
+  @Test func notALayoutDirectoryNamesWhatIsExpected() async throws {
+    let dir = try TemporaryDirectory(prefix: "kk-qa-notlayout")
+    defer { dir.remove() }
+    try FileManager.default.createDirectory(
+      atPath: dir.path + "/x", withIntermediateDirectories: true)
+    for command in ["verify", "inspect"] {
+      let result = try await KKBinary.run(["artifact", command, "-a", dir.path])
+      #expect(result.exitCode == 1, "\(result)")
+      #expect(result.stderr.contains(dir.path), "\(result.stderr)")
+      #expect(result.stderr.contains("oci-layout"), "\(result.stderr)")
+      #expect(!result.stderr.contains("BlobStore"), "\(result.stderr)")
+      #expect(!result.stderr.contains("(at:)"), "\(result.stderr)")
+    }
+  }
+}
