@@ -36,7 +36,9 @@ enum ExecPlugin {
     let info: [String: Any] = ["apiVersion": apiVersion, "kind": "ExecCredential", "spec": spec]
     var env = environment
     for variable in exec.env ?? [] { env[variable.name] = variable.value }
-    if let json = try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]) {
+    if let json = try? JSONSerialization.data(
+      withJSONObject: info, options: [.sortedKeys, .withoutEscapingSlashes])
+    {
       env["KUBERNETES_EXEC_INFO"] = String(decoding: json, as: UTF8.self)
     }
 

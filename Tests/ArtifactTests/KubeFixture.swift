@@ -1,0 +1,80 @@
+import Foundation
+
+@testable import TestSupport
+
+/// testdata/fixtures/kube-apiserver.py on a free port: HTTPS with the test CA, serving one
+/// of the node lists under testdata/kube/, with its PKI and request log in `scratch`.
+final class KubeAPIServer: @unchecked Sendable {
+  let scratch: TemporaryDirectory
+  let logPath: String
+  let port: Int
+  private let process: GuardedProcess
+
+  init(nodes: String, pageSize: Int? = nil) async throws {
+    scratch = try TemporaryDirectory(prefix: "kk-kubeapi")
+    logPath = scratch.path + "/apiserver.log"
+    var command = [
+      TestPaths.python, TestPaths.fixture("kube-apiserver.py"), scratch.path + "/pki",
+      TestPaths.testdata + "/kube/\(nodes).json",
+    ]
+    if let pageSize { command += ["--page-size", String(pageSize)] }
+    process = try GuardedProcess(name: "kube-apiserver", command: command, logPath: logPath)
+    var found: Int?
+    for _ in 0..<400 where found == nil {
+      let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+      if let line = log.split(separator: "\n").first(where: { $0.hasPrefix("PORT ") }) {
+        found = Int(line.dropFirst(5))
+      } else {
+        try await Task.sleep(for: .milliseconds(50))
+      }
+    }
+    guard let found else {
+      await process.stop()
+      throw TestSupportError.badOutput("kube-apiserver did not start: \(process.logTail())")
+    }
+    port = found
+  }
+
+  var server: String { "https://127.0.0.1:\(port)" }
+  var pki: String { scratch.path + "/pki" }
+
+  /// Logged request lines (`REQ <path> user=<user>`).
+  func requests() -> [String] {
+    let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+    return log.split(separator: "\n").filter { $0.hasPrefix("REQ ") }.map(String.init)
+  }
+
+  /// Writes a one-context kubeconfig into the scratch dir and returns its path.
+  /// `cluster` and `user` are the YAML bodies (indented 4) of the cluster and user.
+  func kubeconfig(
+    _ file: String, cluster: String? = nil, user: String, context: String = "test",
+    current: String? = "test"
+  ) throws -> String {
+    let clusterBody = cluster ?? "    server: \(server)\n    certificate-authority: pki/ca.pem\n"
+    var text = """
+      apiVersion: v1
+      kind: Config
+      clusters:
+      - name: c1
+        cluster:
+      \(clusterBody)users:
+      - name: u1
+        user:
+      \(user)contexts:
+      - name: \(context)
+        context:
+          cluster: c1
+          user: u1
+
+      """
+    if let current { text += "current-context: \(current)\n" }
+    let path = scratch.path + "/" + file
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+  }
+
+  func stop() async {
+    await process.stop()
+    scratch.remove()
+  }
+}
