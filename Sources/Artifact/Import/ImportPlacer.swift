@@ -47,7 +47,7 @@ struct ImportPlacer {
       placed.images.append(name)
       for (arch, manifest) in try platformManifests(of: entry, owner: name) {
         var perArch = manifest
-        let reference = "\(name)-\(arch)"
+        let reference = Self.archReference(name, arch: arch)
         perArch.annotations = [
           AnnotationKey.refName: reference, AnnotationKey.containerdImageName: reference,
         ]
@@ -131,5 +131,19 @@ struct ImportPlacer {
       !(normalized.architecture == "arm64" && variant == "v8")
     else { return normalized.architecture }
     return "\(normalized.architecture)-\(variant)"
+  }
+
+  /// The `<ref>-<arch>` name of a platform manifest. The suffix must land on a tag, or the
+  /// name is no valid reference (`repo@sha256:<hex>-amd64`) and nothing can pull or push by
+  /// it: `repo:tag@sha256:<hex>` becomes `repo:tag-amd64` (the digest names the index, not
+  /// this manifest), a digest-only `repo@sha256:<hex>` becomes `repo:sha256-<hex>-amd64`
+  /// (the tag `images push` gives digest-only images, SPEC 5.1).
+  static func archReference(_ name: String, arch: String) -> String {
+    guard let at = name.firstIndex(of: "@") else { return "\(name)-\(arch)" }
+    let repository = name[..<at]
+    let digest = name[name.index(after: at)...]
+    let lastSlash = repository.lastIndex(of: "/") ?? repository.startIndex
+    if repository[lastSlash...].contains(":") { return "\(repository)-\(arch)" }
+    return "\(repository):\(digest.replacingOccurrences(of: ":", with: "-"))-\(arch)"
   }
 }
