@@ -110,11 +110,12 @@ public final class ImagePusher: Sendable {
   ) async {
     let name = image.source.description
     if ledger.isStopped {
-      ledger.update {
-        $0.failed.append(
-          PushReport.Failure(image: name, reason: "not attempted: stopped after an earlier failure")
-        )
-      }
+      // The image whose blob stopped the push is listed with that blob's reason, not as
+      // "not attempted": the reason is what the user needs on stderr.
+      let reason =
+        image.blobs.lazy.compactMap { self.ledger.failure(of: $0.digest) }.first
+        ?? "not attempted: stopped after an earlier failure"
+      ledger.update { $0.failed.append(PushReport.Failure(image: name, reason: reason)) }
       return
     }
     for blob in image.blobs where !ledger.isDone(blob.digest) {
