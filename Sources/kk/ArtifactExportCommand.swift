@@ -67,7 +67,11 @@ struct ArtifactExportCommand: AsyncParsableCommand {
   func run() async throws {
     try await reportingFailures {
       let parsed = try KubeKeyManifest.load(path: manifest)
-      for warning in parsed.warnings { Output.warning(warning.description) }
+      // A diagnostic already reads `file:line:col: warning: ...`; Output.warning would say
+      // "warning" twice.
+      for warning in parsed.warnings {
+        FileHandle.standardError.write(Data("kk: \(warning.description)\n".utf8))
+      }
       var temporary: String?
       let directory: String
       if noCache {

@@ -75,4 +75,31 @@ import Testing
       #expect(!result.stderr.contains("(at:)"), "\(result.stderr)")
     }
   }
+
+  /// Manifest diagnostics are printed once as `kk: file:line:col: warning: ...`; the export
+  /// used to print "kk: warning: m.yaml:5:12: warning: arch 'arm' ...".
+  @Test func manifestWarningsSayWarningOnce() async throws {
+    let dir = try TemporaryDirectory(prefix: "kk-qa-warn")
+    defer { dir.remove() }
+    let path = dir.path + "/m.yaml"
+    try """
+    apiVersion: kubekey.kubesphere.io/v1alpha2
+    kind: Manifest
+    metadata: {name: qa}
+    spec:
+      arches: [arm]
+      images: []
+
+    """.write(toFile: path, atomically: true, encoding: .utf8)
+    let result = try await KKBinary.run([
+      "artifact", "export", "-m", path, "-o", dir.path + "/a.tar", "--cache-dir",
+      dir.path + "/cache",
+    ])
+    let lines = result.stderr.split(separator: "\n").filter { $0.contains("'arm'") }
+    #expect(lines.count == 1, "\(result.stderr)")
+    for line in lines {
+      #expect(line.hasPrefix("kk: \(path):5:"), "\(line)")
+      #expect(line.components(separatedBy: "warning").count == 2, "\(line)")
+    }
+  }
 }
