@@ -145,11 +145,26 @@ struct CreateManifestTests {
     #expect(
       created.warnings.contains {
         $0.contains("kubeadm v1.20.99 (arm64) is not in the built-in checksum table")
-          && $0.contains("spec.kubernetesDistributions[0].sha256.kubeadm")
+          && $0.contains("upstream .sha256")
       })
     #expect(throws: CreateManifestError.badKubernetesVersion("1.2")) {
       try ManifestCreator.planned(kubernetes: ["1.2"], arches: [.amd64], name: "x")
     }
+  }
+
+  /// A runtime version KubeKey's table lacks: the warning is the export's own refusal,
+  /// naming the field to add.
+  @Test func unknownRuntimeVersionWarnsWithExportRefusal() throws {
+    var inventory = ClusterInventory()
+    inventory.arches = [.amd64]
+    inventory.distribution = KubernetesDistribution(type: .kubernetes, version: "v1.23.17")
+    inventory.containerRuntimes = [ContainerRuntime(type: .docker, version: "20.10.99")]
+    let created = ManifestCreator.fromCluster(inventory, name: "x")
+    #expect(created.warnings.count == 1, "\(created.warnings)")
+    #expect(
+      created.warnings.first?.hasPrefix("export will refuse this manifest as written") == true)
+    #expect(
+      created.warnings.first?.contains("spec.components.containerRuntimes[0].sha256.amd64") == true)
   }
 
   @Test func writeRefusesToOverwrite() throws {

@@ -117,6 +117,49 @@ struct KubeClientTests {
     #expect(error?.description.contains("was not found") == true)
   }
 
+  /// A plugin answering with a client certificate (EC key), and one whose credential has
+  /// already expired.
+  @Test func execCredentialCertificateAndExpiry() async throws {
+    let server = try await KubeAPIServer(nodes: "mixed-containerd")
+    defer { Task { await server.stop() } }
+    func pem(_ file: String) throws -> String {
+      let text = try String(contentsOfFile: server.pki + "/" + file, encoding: .utf8)
+      let data = try JSONSerialization.data(withJSONObject: [text])
+      return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+    }
+    let credential = """
+      {"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential",\
+      "status":{"clientCertificateData":\(try pem("admin-ec.pem")),\
+      "clientKeyData":\(try pem("admin-ec-key.pem"))}}
+      """
+    try credential.write(
+      toFile: server.scratch.path + "/cert.json", atomically: true, encoding: .utf8)
+    let certPlugin = try server.kubeconfig(
+      "exec-cert.yaml",
+      user: "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+        + "      command: /bin/cat\n      args: [\(server.scratch.path)/cert.json]\n")
+    let connection = try KubeConnection.resolve(try Kubeconfig.load(paths: [certPlugin]))
+    #expect(connection.credential == .clientCertificate)
+    #expect(try await nodes(certPlugin).count == 3)
+    #expect(server.requests().last?.hasSuffix("user=admin") == true)
+
+    try """
+    {"kind":"ExecCredential","status":{"token":"admin-token","expirationTimestamp":"2020-01-01T00:00:00Z"}}
+    """.write(toFile: server.scratch.path + "/old.json", atomically: true, encoding: .utf8)
+    let expired = try server.kubeconfig(
+      "exec-old.yaml",
+      user: "    exec:\n      command: /bin/cat\n      args: [\(server.scratch.path)/old.json]\n")
+    let error = await kubeError { _ = try await nodes(expired) }
+    #expect(error == .execExpired(command: "/bin/cat", expiry: "2020-01-01T00:00:00Z"))
+
+    let failing = try server.kubeconfig(
+      "exec-fail.yaml",
+      user:
+        "    exec:\n      command: /bin/sh\n      args: [-c, 'echo login required >&2; exit 3']\n")
+    let failed = await kubeError { _ = try await nodes(failing) }
+    #expect(failed == .execFailed(command: "/bin/sh", status: 3, stderr: "login required"))
+  }
+
   @Test func authFailuresAreOneClearLine() async throws {
     let server = try await KubeAPIServer(nodes: "unknown-os")
     defer { Task { await server.stop() } }

@@ -88,35 +88,35 @@ public enum ManifestCreator {
     return parts.count == 3 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
   }
 
-  /// One line per (binary, version, arch) the checksum table does not know: the export
-  /// refuses those until the manifest pins a sha256 (KubeKey refused them outright).
+  /// What `kk artifact export` will say about the manifest's checksums, as warning lines.
+  ///
+  /// The catalog that export uses plans the manifest here (no network), so the warnings are
+  /// exactly its refusals ("no checksum for docker 20.10.99 on amd64: add
+  /// spec.components.containerRuntimes[0].sha256.amd64"), plus a note for each table miss
+  /// that export will instead check against an upstream `.sha256` file (Kubernetes binaries).
   public static func checksumWarnings(_ manifest: KubeKeyManifest, table: ChecksumTable)
     -> [String]
   {
-    var checks: [(id: String, version: String, field: String)] = []
-    for (index, distribution) in manifest.kubernetesDistributions.enumerated() {
-      for binary in distribution.type.binaries {
-        checks.append(
-          (binary, distribution.version, "spec.kubernetesDistributions[\(index)].sha256.\(binary)"))
-      }
-    }
-    for (index, runtime) in manifest.components.containerRuntimes.enumerated() {
-      checks.append(
-        (
-          runtime.type.rawValue, runtime.version,
-          "spec.components.containerRuntimes[\(index)].sha256"
-        ))
-    }
     var warnings: [String] = []
-    for check in checks {
-      let missing = manifest.arches.filter {
-        table.digest(id: check.id, arch: $0, version: check.version) == nil
+    for distribution in manifest.kubernetesDistributions {
+      for binary in distribution.type.binaries {
+        let missing = manifest.arches.filter {
+          Catalog.tableArches.contains($0)
+            && table.digest(id: binary, arch: $0, version: distribution.version) == nil
+        }
+        guard !missing.isEmpty, binary.hasPrefix("kube") else { continue }
+        let list = missing.map(\.rawValue).joined(separator: ", ")
+        warnings.append(
+          "\(binary) \(distribution.version) (\(list)) is not in the built-in checksum table; "
+            + "export will check it against the upstream .sha256 file")
       }
-      guard !missing.isEmpty else { continue }
-      let list = missing.map(\.rawValue).joined(separator: ", ")
-      warnings.append(
-        "\(check.id) \(check.version) (\(list)) is not in the built-in checksum table; "
-          + "export will need its sha256 in \(check.field)")
+    }
+    do {
+      _ = try Catalog(table: table).plan(manifest)
+    } catch .missingChecksums(let missing) {
+      warnings += missing.map { "export will refuse this manifest as written: \($0)" }
+    } catch {
+      warnings.append("export will refuse this manifest as written: \(error)")
     }
     return warnings
   }
