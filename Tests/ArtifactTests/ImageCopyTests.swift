@@ -63,6 +63,32 @@ struct ImageCopyTests {
     }
   }
 
+  @Test("registry to another registry: blobs staged, verified, uploaded, and the staging emptied")
+  func registryToRegistry() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-copytest")
+    defer { scratch.remove() }
+    try await withTestRegistry(.plain) { registry in
+      let images = try await TestImages.generate(into: scratch.path + "/gen", preset: .small)
+      try await TestImages.push(images, to: registry)
+      let image = try #require(images.images.last)
+      let staging = scratch.path + "/staging"
+      let options = ImageCopyOptions(
+        source: RegistryOptions(scheme: .http), destination: RegistryOptions(scheme: .http),
+        parallel: 2, stagingDirectory: staging)
+      let copier = ImageCopier(pool: TransferPool(threads: 2))
+      // "localhost" is another registry name for the client: no mount, a real transfer.
+      let result = try await copier.copy(
+        from: .registry(try Reference(parsing: "\(registry.host)/\(image.ref)")),
+        to: .registry(try Reference(parsing: "localhost:\(registry.port)/kk-other/img:v1")),
+        options: options)
+      #expect(result.digest == image.digest)
+      let back = try await RegistryTestSetupCopy.raw(registry, "kk-other/img:v1")
+      #expect(SHA256Hasher.digest(back) == image.digest)
+      let left = try FileManager.default.contentsOfDirectory(atPath: staging + "/blobs/sha256")
+      #expect(left.isEmpty)
+    }
+  }
+
   @Test("--platform keeps one platform, writes a new index and records the upstream digest")
   func platformFilter() async throws {
     let scratch = try TemporaryDirectory(prefix: "kk-copytest")

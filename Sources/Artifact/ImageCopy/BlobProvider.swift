@@ -14,6 +14,28 @@ final class BlobWriterSink: RestartableByteSink, @unchecked Sendable {
   func restart() throws { try writer.reset() }
 }
 
+/// A staged blob being uploaded: once the upload is done with it, the staged copy goes, so a
+/// registry-to-registry copy needs disk for the blobs in flight, not for the whole image.
+/// (A retried upload fetches the blob again.)
+final class StagedBlobSource: ByteSource, @unchecked Sendable {
+  private let reader: BlobReader
+  private let path: String
+
+  init(reader: BlobReader, path: String) {
+    self.reader = reader
+    self.path = path
+  }
+
+  deinit {
+    reader.close()
+    try? FileManager.default.removeItem(atPath: path)
+  }
+
+  func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    try reader.read(into: buffer)
+  }
+}
+
 /// Hands out the source's blobs: straight from a source layout, or fetched once from the
 /// source registry into a staging store (verified) and read from there.
 final class BlobProvider: Sendable {
@@ -63,7 +85,8 @@ final class BlobProvider: Sendable {
     if let sourceStore { return try sourceStore.open(blob.digest) }
     guard let staging else { throw ImageCopyError.layout("no blob source") }
     if !staging.contains(blob.digest) { try await fetch(blob, into: staging) }
-    return try staging.open(blob.digest)
+    return StagedBlobSource(
+      reader: try staging.open(blob.digest), path: staging.path(for: blob.digest))
   }
 
   /// Puts every blob into `store`, `parallel` at a time, skipping those it has.

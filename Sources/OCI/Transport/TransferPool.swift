@@ -4,7 +4,8 @@ import Foundation
 private final class JobQueue: @unchecked Sendable {
   typealias Job = (CurlEasy?) -> Void
   private let condition = NSCondition()
-  private var jobs: [Job] = []
+  /// Taken jobs are cleared at once: a job holds its request, and so its sink and source.
+  private var jobs: [Job?] = []
   private var head = 0
   private var closed = false
 
@@ -24,6 +25,7 @@ private final class JobQueue: @unchecked Sendable {
     while head == jobs.count && !closed { condition.wait() }
     guard head < jobs.count else { return nil }
     let job = jobs[head]
+    jobs[head] = nil
     head += 1
     if head > 64 && head * 2 > jobs.count {
       jobs.removeFirst(head)
