@@ -53,7 +53,7 @@ extension Catalog {
     for tool in tools {
       if let listed = components[key: tool.key] {
         items.append(single(tool.component, listed, key: tool.key))
-      } else if tool.implied {
+      } else if tool.implied && !components.notBundled.contains(tool.key) {
         items.append(
           Request(
             component: tool.component, version: tool.fallback, pinned: [:],

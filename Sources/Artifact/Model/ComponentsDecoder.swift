@@ -18,6 +18,9 @@ enum ComponentsDecoder {
     }
     for key in Components.singleKeys {
       guard let field = fields[key], !NodeReader.isNull(field.value) else { continue }
+      if let version = field.value.mapping?["version"], isBlank(version) {
+        components.notBundled.insert(key)
+      }
       components[key: key] = single(
         field.value, path: "spec.components.\(key)", example: examples[key] ?? "v1.0.0",
         arches: arches, reader: &reader)

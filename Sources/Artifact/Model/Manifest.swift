@@ -171,12 +171,15 @@ public struct Components: Hashable, Sendable {
   public var harbor: Component?
   /// `docker-compose`.
   public var dockerCompose: Component?
+  /// Keys written with a blank version (`helm: {version: ""}`): KubeKey's way to say "do not
+  /// bundle this", which must not be mistaken for "left out, use the default".
+  public var notBundled: Set<String>
 
   public init(
     helm: Component? = nil, cni: Component? = nil, etcd: Component? = nil,
     calicoctl: Component? = nil, containerRuntimes: [ContainerRuntime] = [],
     crictl: Component? = nil, dockerRegistry: Component? = nil, harbor: Component? = nil,
-    dockerCompose: Component? = nil
+    dockerCompose: Component? = nil, notBundled: Set<String> = []
   ) {
     self.helm = helm
     self.cni = cni
@@ -187,6 +190,7 @@ public struct Components: Hashable, Sendable {
     self.dockerRegistry = dockerRegistry
     self.harbor = harbor
     self.dockerCompose = dockerCompose
+    self.notBundled = notBundled
   }
 
   /// True when no component at all is listed.

@@ -100,6 +100,16 @@ extension KubeKeyManifest {
     }
   }
 
+  /// A listed component, or `version: ""` for one the manifest says not to bundle.
+  private func writeComponent(_ out: inout YAMLWriter, _ key: String) {
+    if components[key: key] == nil, components.notBundled.contains(key) {
+      out.line(4, YAMLWriter.key(key) + ":")
+      out.field(6, "version", "")
+    } else {
+      Self.writeComponent(&out, key, components[key: key])
+    }
+  }
+
   private static func writeComponent(
     _ out: inout YAMLWriter, _ key: String, _ component: Component?
   ) {
@@ -115,7 +125,7 @@ extension KubeKeyManifest {
   private func writeComponents(_ out: inout YAMLWriter, template: Bool) {
     let registryKeys = Self.defaultRegistryComponentVersions.map(\.key)
     let missingRegistry = Self.defaultRegistryComponentVersions.filter {
-      components[key: $0.key] == nil
+      components[key: $0.key] == nil && !components.notBundled.contains($0.key)
     }
     if components.isEmpty && !template {
       return
@@ -126,7 +136,7 @@ extension KubeKeyManifest {
     }
     out.line(2, "components:")
     for key in ["helm", "cni", "etcd", "calicoctl"] {
-      Self.writeComponent(&out, key, components[key: key])
+      writeComponent(&out, key)
     }
     if !components.containerRuntimes.isEmpty {
       out.line(4, "containerRuntimes:")
@@ -141,9 +151,9 @@ extension KubeKeyManifest {
     } else if template {
       out.line(4, "containerRuntimes: []")
     }
-    Self.writeComponent(&out, "crictl", components.crictl)
+    writeComponent(&out, "crictl")
     for key in registryKeys {
-      Self.writeComponent(&out, key, components[key: key])
+      writeComponent(&out, key)
     }
     if template && !missingRegistry.isEmpty {
       out.comment(4, "")
