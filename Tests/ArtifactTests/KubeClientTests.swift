@@ -236,6 +236,19 @@ struct KubeClientTests {
         == true)
   }
 
+  /// `proxy-url`: the request tunnels through the proxy, TLS still checks the API server.
+  @Test func proxyURL() async throws {
+    let server = try await KubeAPIServer(nodes: "docker-short", proxy: true)
+    defer { Task { await server.stop() } }
+    let proxyPort = try #require(server.proxyPort)
+    let path = try server.kubeconfig(
+      "proxy.yaml",
+      cluster: "    server: \(server.server)\n    certificate-authority: pki/ca.pem\n"
+        + "    proxy-url: http://127.0.0.1:\(proxyPort)\n", user: "    token: admin-token\n")
+    #expect(try await nodes(path).count == 2)
+    #expect(server.logLines("CONNECT ") == ["CONNECT 127.0.0.1:\(server.port)"])
+  }
+
   @Test func kubeconfigContextsAndMerge() throws {
     let dir = try TemporaryDirectory(prefix: "kk-kubeconfig")
     defer { dir.remove() }

@@ -10,7 +10,10 @@ final class KubeAPIServer: @unchecked Sendable {
   let port: Int
   private let process: GuardedProcess
 
-  init(nodes: String, pageSize: Int? = nil) async throws {
+  /// The CONNECT proxy's port when started with `proxy: true`.
+  private(set) var proxyPort: Int?
+
+  init(nodes: String, pageSize: Int? = nil, proxy: Bool = false) async throws {
     scratch = try TemporaryDirectory(prefix: "kk-kubeapi")
     logPath = scratch.path + "/apiserver.log"
     var command = [
@@ -18,6 +21,7 @@ final class KubeAPIServer: @unchecked Sendable {
       TestPaths.testdata + "/kube/\(nodes).json",
     ]
     if let pageSize { command += ["--page-size", String(pageSize)] }
+    if proxy { command.append("--proxy") }
     process = try GuardedProcess(name: "kube-apiserver", command: command, logPath: logPath)
     var found: Int?
     for _ in 0..<400 where found == nil {
@@ -33,15 +37,23 @@ final class KubeAPIServer: @unchecked Sendable {
       throw TestSupportError.badOutput("kube-apiserver did not start: \(process.logTail())")
     }
     port = found
+    if proxy {
+      let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+      proxyPort = log.split(separator: "\n").first { $0.hasPrefix("PROXY ") }
+        .flatMap { Int($0.dropFirst(6)) }
+    }
   }
 
   var server: String { "https://127.0.0.1:\(port)" }
   var pki: String { scratch.path + "/pki" }
 
   /// Logged request lines (`REQ <path> user=<user>`).
-  func requests() -> [String] {
+  func requests() -> [String] { logLines("REQ ") }
+
+  /// Logged lines starting with `prefix` (`CONNECT ` for proxy tunnels).
+  func logLines(_ prefix: String) -> [String] {
     let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-    return log.split(separator: "\n").filter { $0.hasPrefix("REQ ") }.map(String.init)
+    return log.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map(String.init)
   }
 
   /// Writes a one-context kubeconfig into the scratch dir and returns its path.
