@@ -14,7 +14,8 @@ struct ArtifactExportCommand: AsyncParsableCommand {
     commandName: "export",
     abstract: "Export the images of a KubeKey manifest into one verified artifact.",
     discussion: """
-      Pulls every image of the manifest for every arch in spec.arches into a content-addressed \
+      Pulls every image of the manifest for every arch in spec.arches, and the binaries and \
+      ISOs the component catalog plans (checksums verified), into a content-addressed \
       cache (each blob once, however many images share it), then writes one OCI image layout \
       archive in SPEC order and verifies it. The same inputs give a byte-identical artifact; a \
       second export of the same manifest downloads no blob (tags are still resolved). \
@@ -84,11 +85,13 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       }
       defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
       let cache = try ExportCache.open(at: directory)
+      let text = (try? String(contentsOfFile: manifest, encoding: .utf8)) ?? ""
       let exporter = ArtifactExporter(
         manifest: parsed.manifest, cache: cache,
         options: ExportOptions(
           parallel: parallel, skipMissingPlatforms: skipMissingPlatforms, force: force,
-          verify: !skipVerify))
+          verify: !skipVerify),
+        locator: ManifestLocator(yaml: text, file: manifest))
       let progress = ExportProgressPrinter(tty: isatty(STDERR_FILENO) == 1)
       let summary = try await exporter.export(to: output) { event in progress.handle(event) }
       progress.finish()
@@ -159,11 +162,17 @@ final class ExportProgressPrinter: @unchecked Sendable {
   func finish() {}
 
   private func describe(_ total: Int64, _ phase: ExportPhase) -> String {
-    phase == .resolve ? "\(total) images" : Output.bytes(total)
+    switch phase {
+    case .resolve: return "\(total) images"
+    case .files: return "\(total) files"
+    default: return Output.bytes(total)
+    }
   }
 
   private func line(_ phase: ExportPhase, done: Int64) -> String {
-    if phase == .resolve { return "kk: resolve: \(done)/\(total) images" }
+    if phase == .resolve || phase == .files {
+      return "kk: \(phase.rawValue): \(done)/\(total) \(phase == .files ? "files" : "images")"
+    }
     let seconds = Date().timeIntervalSince(started)
     let rate = seconds > 0 ? Double(done) / seconds : 0
     let eta = rate > 0 ? Double(total - done) / rate : 0

@@ -272,4 +272,66 @@ import Testing
       #expect(try Self.summary(rerun)["verified"] as? Bool == true)
     }
   }
+
+  @Test func catalogFilesBecomeFileArtifactsAndUnknownVersionsAreRefusedEarly() async throws {
+    let dir = try TemporaryDirectory(prefix: "kk-export-files")
+    defer { dir.remove() }
+    let iso = dir.path + "/ubuntu.iso"
+    let bytes = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7919 &+ 13) })
+    try bytes.write(to: URL(fileURLWithPath: iso))
+    let manifest = dir.path + "/manifest.yaml"
+    try """
+    apiVersion: kubekey.kubesphere.io/v1alpha2
+    kind: Manifest
+    metadata:
+      name: files
+    spec:
+      arches: [amd64]
+      operatingSystems:
+      - arch: amd64
+        type: linux
+        id: ubuntu
+        version: "20.04"
+        repository:
+          iso:
+            localPath: \(iso)
+      images: []
+
+    """.write(toFile: manifest, atomically: true, encoding: .utf8)
+    let output = dir.path + "/files.tar"
+    let result = try await KKBinary.run([
+      "artifact", "export", "-m", manifest, "-o", output, "--no-cache", "--json",
+    ])
+    #expect(result.exitCode == 0, "\(result)")
+    let inspected = try await KKBinary.run(["artifact", "inspect", "-a", output, "--json"])
+    let object = try JSONSerialization.jsonObject(with: inspected.stdoutData) as? [String: Any]
+    let files = try #require(object?["files"] as? [[String: Any]], "\(inspected)")
+    let entry = try #require(files.first { $0["kind"] as? String == "iso" }, "\(files)")
+    #expect(entry["path"] as? String == "repository/amd64/ubuntu/20.04/ubuntu-20.04-amd64.iso")
+    #expect(entry["digest"] as? String == SHA256Hasher.digest(bytes).description)
+    #expect(files.contains { $0["kind"] as? String == "manifest" })
+
+    // A Kubernetes version no checksum source covers: refused before any download, with
+    // the manifest position.
+    let unknown = dir.path + "/unknown.yaml"
+    try """
+    apiVersion: kubekey.kubesphere.io/v1alpha2
+    kind: Manifest
+    metadata:
+      name: unknown
+    spec:
+      arches: [amd64]
+      kubernetesDistributions:
+      - type: kubernetes
+        version: v1.0.99
+      images: []
+
+    """.write(toFile: unknown, atomically: true, encoding: .utf8)
+    let refused = try await KKBinary.run([
+      "artifact", "export", "-m", unknown, "-o", dir.path + "/unknown.tar", "--no-cache",
+    ])
+    #expect(refused.exitCode == 1, "\(refused)")
+    #expect(refused.stderr.contains("v1.0.99"), "\(refused)")
+    #expect(!FileManager.default.fileExists(atPath: dir.path + "/unknown.tar"))
+  }
 }

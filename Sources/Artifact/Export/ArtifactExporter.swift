@@ -16,13 +16,20 @@ public struct ArtifactExporter: Sendable {
   public var manifest: KubeKeyManifest
   public var cache: ExportCache
   public var options: ExportOptions
+  /// Plans the binaries and ISOs; nil exports images (and the manifest) only.
+  public var catalog: Catalog?
+  /// The manifest's text, so catalog refusals carry `file:line:col`.
+  public var locator: ManifestLocator?
 
   public init(
-    manifest: KubeKeyManifest, cache: ExportCache, options: ExportOptions = ExportOptions()
+    manifest: KubeKeyManifest, cache: ExportCache, options: ExportOptions = ExportOptions(),
+    catalog: Catalog? = Catalog(), locator: ManifestLocator? = nil
   ) {
     self.manifest = manifest
     self.cache = cache
     self.options = options
+    self.catalog = catalog
+    self.locator = locator
   }
 
   /// The `io.kubekey.path` of the stored manifest YAML (SPEC §1.2).
@@ -54,11 +61,22 @@ public struct ArtifactExporter: Sendable {
       Platform(os: "linux", architecture: $0.architecture, variant: $0.variant)
     }
     let store = cache.store
+    // The file plan first: a version without a checksum is refused before any download.
+    var files: [FilePlan] = []
+    if let catalog {
+      do {
+        files = try catalog.plan(manifest, locator: locator).files
+      } catch {
+        throw .invalidInput("\(error)")
+      }
+    }
+    let sessions = try RegistrySessions(
+      hosts: Set(manifest.images.map(\.registry)), auths: manifest.registry, options: options)
 
     // 1. Resolve.
     var clock = Date()
     events(.phaseStarted(.resolve, total: Int64(manifest.images.count)))
-    let resolved = try await resolveAll(platforms: platforms, events: events)
+    let resolved = try await resolveAll(sessions: sessions, platforms: platforms, events: events)
     events(.phaseFinished(.resolve))
     seconds["resolve"] = Date().timeIntervalSince(clock)
     var warnings = resolved.flatMap(\.warnings)
@@ -70,11 +88,10 @@ public struct ArtifactExporter: Sendable {
 
     // 2. Download the union of blobs, each once.
     clock = Date()
-    let sessions = resolved.first?.sessions
     var order: [Digest] = []
     var sources: [Digest: BlobSource] = [:]
     for image in images {
-      guard let client = sessions?.client(for: image.reference) else { continue }
+      guard let client = sessions.client(for: image.reference) else { continue }
       for blob in image.blobs {
         let source = (client, image.reference.repository, image.reference.description)
         if sources[blob.digest] == nil {
@@ -103,6 +120,10 @@ public struct ArtifactExporter: Sendable {
     }
     events(.phaseFinished(.download))
     seconds["download"] = Date().timeIntervalSince(clock)
+    clock = Date()
+    let fileEntries = try await FileWorkItems(store: store, parallel: options.parallel).fetch(
+      files, pool: sessions.pool, events: events)
+    if !files.isEmpty { seconds["files"] = Date().timeIntervalSince(clock) }
 
     // 3. Pack.
     clock = Date()
@@ -111,6 +132,7 @@ public struct ArtifactExporter: Sendable {
       bytes: yaml, in: store)
     var entries = images.map(\.entry)
     entries.append(manifestEntry)
+    entries += fileEntries
     do {
       for image in images {
         try store.putImage(image.entry, reference: image.reference.description)
@@ -166,10 +188,9 @@ public struct ArtifactExporter: Sendable {
   }
 
   private func resolveAll(
-    platforms: [Platform], events: @escaping @Sendable (ExportEvent) -> Void
+    sessions: RegistrySessions, platforms: [Platform],
+    events: @escaping @Sendable (ExportEvent) -> Void
   ) async throws(ExportError) -> [Resolution] {
-    let sessions = try RegistrySessions(
-      hosts: Set(manifest.images.map(\.registry)), auths: manifest.registry, options: options)
     let resolver = ImageResolver(
       store: cache.store, platforms: platforms,
       skipMissingPlatforms: options.skipMissingPlatforms)

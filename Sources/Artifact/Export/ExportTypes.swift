@@ -37,6 +37,8 @@ public struct ExportOptions: Sendable {
 public enum ExportPhase: String, Sendable, Codable {
   case resolve
   case download
+  /// Binaries and ISOs of the catalog plan.
+  case files
   case pack
   case verify
 }

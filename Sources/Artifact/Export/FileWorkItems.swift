@@ -1,0 +1,48 @@
+import Blobstore
+import Foundation
+import OCI
+
+/// The file half of an export: the catalog's plan (binaries, ISOs) fetched into the cache and
+/// turned into file artifacts (SPEC §1.3), beside the images.
+///
+/// Files and images meet only in the store and in `index.json`: the packer treats a file's
+/// artifact manifest like any image manifest, so a new kind of file needs no pack change.
+struct FileWorkItems: Sendable {
+  var store: BlobStore
+  var parallel: Int
+
+  /// Fetches every planned file (already stored ones are not fetched again) and stores its
+  /// artifact manifest; returns the `index.json` entries in plan order. Every file is tried;
+  /// the first failure in plan order is thrown, with the count of the others.
+  func fetch(
+    _ files: [FilePlan], pool: TransferPool,
+    events: @escaping @Sendable (ExportEvent) -> Void
+  ) async throws(ExportError) -> [Descriptor] {
+    guard !files.isEmpty else { return [] }
+    let downloader = FileDownloader(store: store, pool: pool)
+    let done = ByteCounter()
+    events(.phaseStarted(.files, total: Int64(files.count)))
+    let results = await downloader.fetchAll(files, parallel: parallel) { _, _ in
+      events(.progress(.files, done: done.add(1)))
+    }
+    events(.phaseFinished(.files))
+    var entries: [Descriptor] = []
+    var failures: [String] = []
+    for (file, result) in zip(files, results) {
+      switch result {
+      case .success(let stored):
+        let artifact = FileArtifact(
+          kind: file.kind == .iso ? .iso : .file, path: file.path, component: file.component,
+          version: file.version, arch: file.arch.rawValue)
+        entries.append(try artifact.storeManifest(layer: stored, in: store))
+      case .failure(let error):
+        failures.append("\(file.path): \(error)")
+      }
+    }
+    if let first = failures.first {
+      let more = failures.count > 1 ? " (and \(failures.count - 1) more file(s) failed)" : ""
+      throw .invalidInput(first + more)
+    }
+    return entries
+  }
+}
