@@ -1,75 +1,84 @@
 #!/usr/bin/env bash
-# Verify benchmark: openssl dgst vs `ArtifactVerifier` on the same bytes (directory, .tar,
-# .tar.gz, .tar.zst written by ArchiveWriter), plus the writer's gzip ratio on ELF binaries
-# against `gzip -6`. Prints a markdown table for bench/RESULTS.md.
+# Verify benchmark: `openssl dgst -sha256` vs kk's verifier on the same bytes (the layout
+# directory, and the .tar / .tar.gz / .tar.zst that ArchiveWriter makes of it), plus the
+# writer's gzip ratio on ELF binaries against `gzip -6`. Prints a markdown table for
+# bench/RESULTS.md.
 #
-#   bench/verify.sh [WORKDIR]     (default /tmp/kk-bench-verify; needs ~6 GiB free)
+#   [KK_BENCH_OUT=DIR] bench/verify.sh [WORKDIR]   (default /tmp/kk-bench-verify; ~6 GiB)
 #
-# The layout (~1.4 GiB, deterministic) comes from testdata/gen-images.py; it is reused
-# when WORKDIR/layout exists. All timings are with a warm page cache.
+# The layout (~1.4 GiB, deterministic) comes from testdata/gen-images.py and is reused when
+# WORKDIR/layout exists. Timings are with a warm page cache. Each row gives wall seconds and
+# CPU seconds (user + system, all threads): on a busy machine only the CPU figure is stable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/kk-bench-verify}
-mkdir -p "$work/out"
 scratch=${KK_BENCH_SCRATCH:-.build-bench}
+# Archives go to KK_BENCH_OUT (e.g. a tmpfs, to time the writer without the disk).
+out=${KK_BENCH_OUT:-$work/out}
+mkdir -p "$out"
+rows="$work/rows"
+: >"$rows"
 
 if [ ! -f "$work/layout/index.json" ]; then
   python3 testdata/gen-images.py generate --out "$work/layout" --preset bench --unique-mib 1400 >"$work/summary.json"
 fi
+swift build -c release --scratch-path "$scratch" -Xswiftc -enable-testing --build-tests >"$work/build.log" 2>&1 \
+  || { tail -n 30 "$work/build.log" >&2; exit 1; }
+kk="$scratch/release/kk"
 
-swift build -c release --scratch-path "$scratch" -Xswiftc -enable-testing --build-tests >/dev/null
+# measure NAME BYTES CMD...: appends "NAME|BYTES|wall|cpu" to $rows.
+measure() {
+  local name=$1 bytes=$2 t
+  shift 2
+  t=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>&1; } 2>&1 | tail -n 1)
+  set -- $t
+  echo "$name|$bytes|$1|$(awk "BEGIN { print $2 + $3 }")" >>"$rows"
+}
 
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.4f\", $1 }"; }
 blobs=("$work"/layout/blobs/sha256/*)
 bytes=$(cat "${blobs[@]}" | wc -c)
 cat "${blobs[@]}" >/dev/null # warm the page cache
+measure "openssl dgst -sha256 (every blob file, 1 core)" "$bytes" openssl dgst -sha256 "${blobs[@]}"
+# Writer baseline: the same bytes copied into one file, fsync included (the writer fsyncs
+# before its rename, so the disk bounds every write row).
+measure "cat blobs > one file + fsync (writer baseline)" "$bytes" \
+  sh -c 'cat "$@" | dd of="$0" bs=1M conv=fsync status=none' "$out/copy.bin" "${blobs[@]}"
+rm -f "$out/copy.bin"
 
-t0=$(now)
-openssl dgst -sha256 "${blobs[@]}" >/dev/null
-t1=$(now)
-openssl_s=$(calc "$t1 - $t0")
-
-# ELF binaries for the compression-ratio check: regular files > 64 KiB starting with \x7fELF.
+# Library figures: ArchiveWriter and ArtifactVerifier in-process (VerifyBenchTests).
 for f in $(find /usr/bin -maxdepth 1 -type f -size +64k | sort); do
   if [ "$(head -c 4 "$f" | od -An -tx1 | tr -d ' ')" = 7f454c46 ]; then echo "$f"; fi
-done >"$work/elf.all"
-head -n 60 "$work/elf.all" >"$work/elf.list"
-elf_bytes=$(xargs cat <"$work/elf.list" | wc -c)
-gzip6=$(xargs cat <"$work/elf.list" | gzip -6 | wc -c)
-t0=$(now)
-xargs cat <"$work/elf.list" | gzip -6 >/dev/null
-t1=$(now)
-gzip6_s=$(calc "$t1 - $t0")
-
-# Baseline for the writer: copying the same bytes into one file, fsync included (the
-# writer fsyncs before its rename, so the disk's write speed bounds every write-* row).
-t0=$(now)
-cat "${blobs[@]}" | dd of="$work/out/copy.bin" bs=1M conv=fsync status=none
-t1=$(now)
-copy_s=$(calc "$t1 - $t0")
-rm -f "$work/out/copy.bin"
-
+done | head -n 60 >"$work/elf.list" || true
 log="$work/bench.log"
-KK_BENCH_LAYOUT="$work/layout" KK_BENCH_OUT="$work/out" KK_BENCH_ELF="$work/elf.list" \
+KK_BENCH_LAYOUT="$work/layout" KK_BENCH_OUT="$out" KK_BENCH_ELF="$work/elf.list" \
   swift test -c release --scratch-path "$scratch" -Xswiftc -enable-testing --skip-build \
-  --filter VerifyBenchTests 2>&1 | tee "$log" | grep -E '^BENCH|✘' || true
-grep -q '✘' "$log" && { echo "benchmark run failed, see $log" >&2; exit 1; }
-
-mbs() { awk "BEGIN { printf \"%d\", $1 / $2 / 1048576 }"; }
-echo
-echo "| measurement | bytes | seconds | MiB/s | vs openssl |"
-echo "|---|---|---|---|---|"
-printf '| openssl dgst -sha256 (blob files, 1 core) | %s | %.2f | %s | 1.00x |\n' "$bytes" "$openssl_s" "$(mbs "$bytes" "$openssl_s")"
-printf '| cat blobs > file + fsync (writer baseline) | %s | %.2f | %s | - |\n' "$bytes" "$copy_s" "$(mbs "$bytes" "$copy_s")"
+  --filter VerifyBenchTests >"$log" 2>&1 || { echo "benchmark run failed, see $log" >&2; exit 1; }
 grep '^BENCH' "$log" | while read -r _ what rest; do
   set -- $rest
-  if [[ $1 == archive=* ]]; then what="$what (${1#archive=} bytes out)"; shift; fi
-  b=$1 s=$2
-  ratio=$(awk "BEGIN { printf \"%.2fx\", ($b / $s) / ($bytes / $openssl_s) }")
-  [[ $what == verify* ]] || ratio="-"
-  printf '| %s | %s | %.2f | %s | %s |\n' "$what" "$b" "$s" "$(mbs "$b" "$s")" "$ratio"
+  if [[ $1 == archive=* ]]; then what="ArchiveWriter $what (${1#archive=} bytes out)"; shift; fi
+  [[ $what == verify-* ]] && what="ArtifactVerifier ${what#verify-}"
+  echo "$what|$1|$2|$3" >>"$rows"
 done
-printf '| gzip -6 of the same ELF bytes (%s bytes out) | %s | %.2f | %s | - |\n' "$gzip6" "$elf_bytes" "$gzip6_s" "$(mbs "$elf_bytes" "$gzip6_s")"
+elf_bytes=$(xargs cat <"$work/elf.list" | wc -c)
+gzip6=$(xargs cat <"$work/elf.list" | gzip -6 | wc -c)
+measure "gzip -6 of the same ELF bytes ($gzip6 bytes out)" "$elf_bytes" \
+  sh -c 'xargs cat <"$0" | gzip -6' "$work/elf.list"
+
+# The command users run.
+for target in "$work/layout" "$out"/artifact.tar "$out"/artifact.tar.gz "$out"/artifact.tar.zst; do
+  measure "kk artifact verify -a ${target##*/}" "$bytes" "$kk" artifact verify -a "$target"
+done
+
+openssl_rate=$(head -n 1 "$rows" | awk -F'|' '{ print $2 / $3 }')
+openssl_cpu=$(head -n 1 "$rows" | awk -F'|' '{ print $4 / $2 }')
+echo "| measurement | bytes | wall s | MiB/s | vs openssl (wall) | CPU s | CPU vs openssl |"
+echo "|---|---|---|---|---|---|---|"
+while IFS='|' read -r what b wall cpu; do
+  awk -v w="$what" -v b="$b" -v s="$wall" -v c="$cpu" -v r="$openssl_rate" -v oc="$openssl_cpu" 'BEGIN {
+    hashing = (w ~ /verify|openssl/)
+    printf "| %s | %d | %.2f | %d | %s | %.2f | %s |\n", w, b, s, b / s / 1048576,
+      hashing ? sprintf("%.2fx", (b / s) / r) : "-", c, hashing ? sprintf("%.2fx", (c / b) / oc) : "-"
+  }'
+done <"$rows"
 echo
-echo "load average at the end of the run: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; $(date -u +%FT%TZ)"
