@@ -10,7 +10,10 @@ import Testing
 /// .tar, .tar.gz and .tar.zst, verifies the directory and each archive, and prints one
 /// `BENCH <what> <bytes> <wall s> <cpu s>` line per measurement for the script to turn into a table.
 /// With KK_BENCH_ELF set (a file listing paths), also packs those binaries as .tar.gz.
-@Suite("VerifyBench", .enabled(if: ProcessInfo.processInfo.environment["KK_BENCH_LAYOUT"] != nil))
+/// Serialized: CPU time is per process, so the two measurements must not overlap.
+@Suite(
+  "VerifyBench", .serialized,
+  .enabled(if: ProcessInfo.processInfo.environment["KK_BENCH_LAYOUT"] != nil))
 struct VerifyBenchTests {
   static let environment = ProcessInfo.processInfo.environment
 
