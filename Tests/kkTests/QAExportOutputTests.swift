@@ -102,4 +102,39 @@ import Testing
       #expect(line.components(separatedBy: "warning").count == 2, "\(line)")
     }
   }
+
+  /// A cache the user cannot write (shared, read-only mount): the export used to resolve
+  /// every image and then fail with "open lock .../.ingest/index.lock failed". It now fails
+  /// before resolving, naming the cache and the way out. Run as `nobody` (root may write).
+  @Test(.enabled(if: getuid() == 0 && ProcessRunner.which("setpriv") != nil))
+  func readOnlyCacheFailsBeforeResolving() async throws {
+    let dir = try TemporaryDirectory(prefix: "kk-qa-rocache")
+    defer { dir.remove() }
+    let images = try await TestImages.generate(into: dir.path + "/gen", seed: "qa-ro", images: 1)
+    try await withTestRegistry(.plain) { registry in
+      try await TestImages.push(images, to: registry)
+      let manifest = try Self.manifest(registry, images.images[0], in: dir.path)
+      let cache = dir.path + "/cache"
+      let warm = try await KKBinary.run([
+        "artifact", "export", "-m", manifest, "-o", dir.path + "/warm.tar", "--cache-dir", cache,
+      ])
+      #expect(warm.exitCode == 0, "\(warm)")
+      let out = dir.path + "/out"
+      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+      try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: out)
+      try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.path)
+      try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: manifest)
+      let result = try await ProcessRunner.run(
+        "setpriv",
+        [
+          "--reuid=65534", "--regid=65534", "--clear-groups", KKBinary.path, "artifact",
+          "export", "-m", manifest, "-o", out + "/a.tar", "--cache-dir", cache,
+        ], environment: ["HOME": out])
+      #expect(result.exitCode == 1, "\(result)")
+      #expect(result.stderr.contains("the cache \(cache) is not writable"), "\(result.stderr)")
+      #expect(result.stderr.contains("--no-cache"), "\(result.stderr)")
+      #expect(!result.stderr.contains("resolve: started"), "\(result.stderr)")
+      #expect(!FileManager.default.fileExists(atPath: out + "/a.tar"))
+    }
+  }
 }

@@ -30,11 +30,21 @@ public struct ExportCache: Sendable {
 
   /// Opens the cache at `directory`, creating it when missing.
   public static func open(at directory: String) throws(ExportError) -> ExportCache {
+    let store: BlobStore
     do {
-      return ExportCache(store: try BlobStore.create(at: directory))
+      store = try BlobStore.create(at: directory)
     } catch {
       throw .store("cannot open the cache \(directory): \(error); pass --cache-dir or --no-cache")
     }
+    // Every export writes into the cache (index.json, the manifest blob, downloads): a
+    // read-only cache would only fail after the images were resolved, with a lock-file error.
+    for path in [store.root, store.root + "/.ingest", store.root + "/blobs/sha256"]
+    where FileManager.default.fileExists(atPath: path) && access(path, W_OK) != 0 {
+      throw .store(
+        "the cache \(directory) is not writable (\(path)); pass --cache-dir DIR on a writable "
+          + "disk or --no-cache")
+    }
+    return ExportCache(store: store)
   }
 
   /// Marks a blob as used now (its mtime), so `prune --older-than` keeps what recent exports
