@@ -25,7 +25,9 @@ public enum ImageLocation: Sendable, Equatable, CustomStringConvertible {
     if text.hasPrefix("oci:") {
       let rest = text.dropFirst("oci:".count)
       guard !rest.isEmpty else { throw .invalidLocation(text, reason: "oci: needs a directory") }
-      if let colon = rest.lastIndex(of: ":"), !rest[rest.index(after: colon)...].contains("/") {
+      // Split at the first colon, as skopeo does: reference names hold colons and slashes
+      // (`docker.io/calico/cni:v3.23.2`, the names kk's own artifacts use), directories don't.
+      if let colon = rest.firstIndex(of: ":") {
         let reference = String(rest[rest.index(after: colon)...])
         self = .layout(path: String(rest[..<colon]), reference: reference.isEmpty ? nil : reference)
       } else {
