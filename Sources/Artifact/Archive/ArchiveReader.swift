@@ -143,8 +143,8 @@ public final class ArchiveReader {
     guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
     let count = archive_read_data(archive, base, buffer.count)
     if count >= 0 { return count }
+    // Any negative status mid-entry means the bytes cannot be trusted to be complete.
     let detail = Self.message(archive)
-    if Int32(count) == ARCHIVE_WARN && detail.isEmpty { return 0 }
     ended = true
     if detail.lowercased().contains("truncated") { throw .truncated(path: path, entry: entry) }
     throw .corrupt(path: path, entry: entry, detail: detail)
