@@ -333,8 +333,12 @@ public enum LayoutGraph {
     switch error {
     case DecodingError.dataCorrupted(let context):
       return "not JSON: " + (context.underlyingError.map { "\($0)" } ?? context.debugDescription)
-    case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context),
-      DecodingError.keyNotFound(_, let context):
+    case DecodingError.typeMismatch(let type, let context),
+      DecodingError.valueNotFound(let type, let context):
+      let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+      return DecodingErrorText.mismatch(expected: type, context: context)
+        + " at \(path.isEmpty ? "top level" : path)"
+    case DecodingError.keyNotFound(_, let context):
       let path = context.codingPath.map(\.stringValue).joined(separator: ".")
       return "\(context.debugDescription) at \(path.isEmpty ? "top level" : path)"
     default:

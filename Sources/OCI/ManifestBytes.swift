@@ -201,8 +201,9 @@ public struct ManifestBytes: Hashable, Sendable {
     case .keyNotFound(let key, let context):
       let at = path(context.codingPath)
       return "missing field '\(key.stringValue)'" + (context.codingPath.isEmpty ? "" : " in \(at)")
-    case .typeMismatch(_, let context), .valueNotFound(_, let context):
-      return "wrong type at \(path(context.codingPath)): \(context.debugDescription)"
+    case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+      return "wrong type at \(path(context.codingPath)): "
+        + DecodingErrorText.mismatch(expected: type, context: context)
     case .dataCorrupted(let context):
       return "bad value at \(path(context.codingPath)): \(context.debugDescription)"
     @unknown default:
