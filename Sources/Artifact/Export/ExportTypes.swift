@@ -11,8 +11,6 @@ public struct ExportOptions: Sendable {
   public var force: Bool
   /// Run `ArtifactVerifier` on the finished artifact.
   public var verify: Bool
-  /// Resolve images from the cache's `index.json` instead of the registries (no network).
-  public var offline: Bool
   /// Connection attempts per registry call before giving up.
   public var retryAttempts: Int
   /// Where `~/.docker/config.json` and friends are looked up.
@@ -20,14 +18,13 @@ public struct ExportOptions: Sendable {
 
   public init(
     parallel: Int = 8, skipMissingPlatforms: Bool = false, force: Bool = false,
-    verify: Bool = true, offline: Bool = false, retryAttempts: Int = 3,
+    verify: Bool = true, retryAttempts: Int = 3,
     environment: [String: String] = ProcessInfo.processInfo.environment
   ) {
     self.parallel = max(1, parallel)
     self.skipMissingPlatforms = skipMissingPlatforms
     self.force = force
     self.verify = verify
-    self.offline = offline
     self.retryAttempts = max(1, retryAttempts)
     self.environment = environment
   }
