@@ -33,7 +33,7 @@ public enum PushError: Error, Sendable, CustomStringConvertible {
         "no target registry: set spec.registry.privateRegistry in the cluster config (-f) or pass --registry HOST[:PORT][/PATH]"
     case .conflictingTargets(let target, let sources):
       return
-        "\(sources.joined(separator: " and ")) would all be pushed to \(target); nothing was pushed (drop namespaceOverride or push them with --image separately)"
+        "\(sources.joined(separator: " and ")) would all be pushed to \(target); nothing was pushed (push them separately with --image into different --registry paths, or drop namespaceOverride if it is set)"
     case .noImageMatched(let patterns):
       return
         "no image of the artifact matches --image \(patterns.joined(separator: ", ")) (patterns are globs on the full reference, e.g. 'docker.io/calico/*')"

@@ -141,16 +141,14 @@ public enum PushPlanner {
     return .complete(PushPlan(images: images))
   }
 
-  /// Two images may share a target repository but not a target tag (unless they are the
-  /// very same content).
+  /// Two images may share a target repository but not a target tag, unless they are the
+  /// very same content (one image exported from two mirrors: pushing it twice is a no-op).
   static func checkConflicts(_ images: [PlannedImage]) throws(PushError) {
     var claimed: [String: (source: String, digest: Digest)] = [:]
     for image in images {
       for tag in image.tags {
         let key = "\(image.target.registry)/\(image.target.repository):\(tag)"
-        if let other = claimed[key],
-          other.digest != image.root.digest || other.source != image.source.description
-        {
+        if let other = claimed[key], other.digest != image.root.digest {
           throw .conflictingTargets(target: key, sources: [other.source, image.source.description])
         }
         claimed[key] = (image.source.description, image.root.digest)
