@@ -97,7 +97,7 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case .local(let detail):
       return detail
     case .credentials(let path, let detail):
-      return "cannot read credentials from \(path): \(detail); fix or remove the file"
+      return "cannot read \(path): \(detail)"
     }
   }
 

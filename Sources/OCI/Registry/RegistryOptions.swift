@@ -133,12 +133,18 @@ public struct RegistryOptions: Sendable {
     do {
       names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
     } catch {
-      throw .credentials(path: directory, detail: "cannot list the certificate directory")
+      throw .credentials(
+        path: directory,
+        detail:
+          "the certificate directory (certsPath, --cert-dir) is missing or not a readable "
+          + "directory; fix the path or create it with the registry's ca.crt")
     }
     var pem: [UInt8] = tls.caPEM ?? []
     for name in names where name.hasSuffix(".crt") {
       guard let data = FileManager.default.contents(atPath: directory + "/" + name) else {
-        throw .credentials(path: directory + "/" + name, detail: "unreadable CA file")
+        throw .credentials(
+          path: directory + "/" + name,
+          detail: "unreadable CA file; fix its permissions or remove it")
       }
       pem += Array(data)
       if pem.last != UInt8(ascii: "\n") { pem.append(UInt8(ascii: "\n")) }
@@ -148,7 +154,8 @@ public struct RegistryOptions: Sendable {
       let key = String(name.dropLast(5)) + ".key"
       guard names.contains(key) else {
         throw .credentials(
-          path: directory + "/" + name, detail: "client certificate without \(key)")
+          path: directory + "/" + name,
+          detail: "client certificate without \(key); add the key or remove the .cert")
       }
       tls.clientCertFile = directory + "/" + name
       tls.clientKeyFile = directory + "/" + key
@@ -207,7 +214,7 @@ public enum CredentialFiles {
     do {
       file = try JSONDecoding.decode(File.self, from: bytes)
     } catch {
-      throw .credentials(path: path, detail: "not valid JSON")
+      throw .credentials(path: path, detail: "not valid JSON; fix or remove the file")
     }
     let wanted = normalizedHost(host)
     guard let entry = file.auths?.first(where: { normalizedHost($0.key) == wanted })?.value else {
@@ -218,7 +225,9 @@ public enum CredentialFiles {
         let text = String(data: decoded, encoding: .utf8),
         let creds = RegistryCredentials(parsing: text)
       else {
-        throw .credentials(path: path, detail: "auths.\(host).auth is not base64 of user:password")
+        throw .credentials(
+          path: path,
+          detail: "auths.\(host).auth is not base64 of user:password; fix or remove the file")
       }
       return creds
     }
