@@ -70,7 +70,9 @@ public struct VerifyProblem: Sendable, Hashable, CustomStringConvertible {
     case .truncated(let declared, let actual): what = "truncated: \(actual) of \(declared) bytes"
     case .sizeMismatch(let declared, let actual):
       what = "size mismatch: descriptor says \(declared) bytes, the intact blob has \(actual)"
-    case .unreferenced(let size): what = "unreferenced (\(size) bytes; `gc` removes it)"
+    case .unreferenced(let size):
+      // No command of kk garbage-collects a layout; say what the blob is, not a Swift API.
+      what = "unreferenced (\(size) bytes): nothing in index.json uses it; safe to delete"
     case .strayFile: what = "not a blob name (expected blobs/<algorithm>/<hex>)"
     case .unverifiable: what = "not verified: only sha256 content can be hashed"
     }
