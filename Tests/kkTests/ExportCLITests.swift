@@ -240,7 +240,7 @@ import Testing
     }
   }
 
-  @Test func killedExportResumesAndLeavesNoCorruptBlob() async throws {
+  @Test func killedExportResumesLeavesNoCorruptBlobAndTwoProcessesShareACache() async throws {
     try await Self.withRegistries { setup in
       let manifest = try setup.manifest()
       let cache = setup.dir.path + "/cache"
@@ -270,6 +270,25 @@ import Testing
       ])
       #expect(rerun.exitCode == 0, "\(rerun)")
       #expect(try Self.summary(rerun)["verified"] as? Bool == true)
+
+      // Two processes sharing one fresh cache at once: both finish with the same artifact.
+      let shared = setup.dir.path + "/shared-cache"
+      async let left = KKBinary.run([
+        "artifact", "export", "-m", manifest, "-o", setup.dir.path + "/left.tar.gz",
+        "--cache-dir", shared,
+      ])
+      async let right = KKBinary.run([
+        "artifact", "export", "-m", manifest, "-o", setup.dir.path + "/right.tar.gz",
+        "--cache-dir", shared,
+      ])
+      let (l, r) = try await (left, right)
+      #expect(l.exitCode == 0, "\(l)")
+      #expect(r.exitCode == 0, "\(r)")
+      #expect(
+        try Self.sha256(file: setup.dir.path + "/left.tar.gz")
+          == (try Self.sha256(file: setup.dir.path + "/right.tar.gz")))
+      #expect(
+        try Self.sha256(file: setup.dir.path + "/left.tar.gz") == (try Self.sha256(file: output)))
     }
   }
 
