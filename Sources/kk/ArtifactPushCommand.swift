@@ -25,28 +25,13 @@ struct ArtifactPushCommand: AsyncParsableCommand {
       image is pushed, 1 on a failure (listed), 2 with --continue-on-error when some failed.
       """)
 
-  @Option(
-    name: [.short, .customLong("filename")], help: "KubeKey cluster config (config-sample.yaml).")
-  var config: String?
+  @OptionGroup var target: RegistryTargetOptions
 
   @Option(name: [.short, .customLong("artifact")], help: "The artifact archive to push from.")
   var artifact: String?
 
   @Option(name: .customLong("images-dir"), help: "An unpacked OCI layout to push from.")
   var imagesDir: String?
-
-  @Option(name: .customLong("registry"), help: "Target HOST[:PORT][/PATH] (overrides -f).")
-  var registry: String?
-
-  @Option(name: .customLong("dest-creds"), help: "USER:PASSWORD for the target registry.")
-  var destCreds: String?
-
-  @Option(name: .customLong("dest-tls-verify"), help: "Verify the registry's certificate.")
-  var destTLSVerify: Bool = true
-
-  @Option(
-    name: .customLong("dest-cert-dir"), help: "certs.d-style directory (*.crt, *.cert/*.key).")
-  var destCertDir: String?
 
   @Option(name: .customLong("parallel"), help: "Blobs and images transferred at once.")
   var parallel: Int = 6
@@ -67,22 +52,16 @@ struct ArtifactPushCommand: AsyncParsableCommand {
     guard (artifact == nil) != (imagesDir == nil) else {
       throw ValidationError("give exactly one of -a/--artifact FILE and --images-dir DIR")
     }
-    guard config != nil || registry != nil else {
-      throw ValidationError("give -f config-sample.yaml or --registry HOST[:PORT][/PATH]")
-    }
+    try target.requireTarget()
     guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
   }
 
   func run() async throws {
     var failed = false
     try await reportingFailures {
-      let target = try targetConfig()
-      guard let privateRegistry = target.privateRegistry else { throw PushError.noTarget }
-      let options = try registryOptions(target, host: privateRegistry.host)
-      let pool = TransferPool(threads: parallel)
-      let client = RegistryClient(host: privateRegistry.host, options: options, pool: pool)
+      let (config, client) = try target.client(threads: parallel)
       let log: @Sendable (String) -> Void = { print($0) }
-      let mapping: (Reference) throws -> Reference? = { try target.pushTarget(for: $0) }
+      let mapping: (Reference) throws -> Reference? = { try config.pushTarget(for: $0) }
       let report: PushReport
       if let artifact {
         let result = try await ImagePusher.pushArchive(
@@ -136,6 +115,52 @@ struct ArtifactPushCommand: AsyncParsableCommand {
         Output.rate(report.bytesSent, seconds: report.seconds)),
     ].joined(separator: "\n")
   }
+}
+
+/// Reads a small file whole (the layout's index.json).
+private func readSmallFile(_ path: String) throws -> [UInt8] {
+  guard let data = FileManager.default.contents(atPath: path) else {
+    throw PushError.source("cannot read \(path)")
+  }
+  return [UInt8](data)
+}
+
+/// Where images go: the cluster config's spec.registry and/or command-line flags. Shared by
+/// `images push` and `verify --remote`.
+struct RegistryTargetOptions: ParsableArguments {
+  @Option(
+    name: [.customShort("f"), .customLong("filename")],
+    help: "KubeKey cluster config (config-sample.yaml).")
+  var config: String?
+
+  @Option(name: .customLong("registry"), help: "Target HOST[:PORT][/PATH] (overrides -f).")
+  var registry: String?
+
+  @Option(name: .customLong("dest-creds"), help: "USER:PASSWORD for the target registry.")
+  var destCreds: String?
+
+  @Option(name: .customLong("dest-tls-verify"), help: "Verify the registry's certificate.")
+  var destTLSVerify: Bool = true
+
+  @Option(
+    name: .customLong("dest-cert-dir"), help: "certs.d-style directory (*.crt, *.cert/*.key).")
+  var destCertDir: String?
+
+  /// Not `validate()`: `verify` embeds these options and needs them only with `--remote`.
+  func requireTarget() throws {
+    guard config != nil || registry != nil else {
+      throw ValidationError("give -f config-sample.yaml or --registry HOST[:PORT][/PATH]")
+    }
+  }
+
+  /// The mapping config and a client of the target registry.
+  func client(threads: Int) throws -> (ClusterRegistryConfig, RegistryClient) {
+    let target = try targetConfig()
+    guard let privateRegistry = target.privateRegistry else { throw PushError.noTarget }
+    let options = try registryOptions(target, host: privateRegistry.host)
+    let pool = TransferPool(threads: threads)
+    return (target, RegistryClient(host: privateRegistry.host, options: options, pool: pool))
+  }
 
   /// spec.registry from -f, with --registry replacing the private registry.
   private func targetConfig() throws -> ClusterRegistryConfig {
@@ -179,10 +204,47 @@ struct ArtifactPushCommand: AsyncParsableCommand {
   }
 }
 
-/// Reads a small file whole (the layout's index.json).
-private func readSmallFile(_ path: String) throws -> [UInt8] {
-  guard let data = FileManager.default.contents(atPath: path) else {
-    throw PushError.source("cannot read \(path)")
+extension ArtifactVerifyCommand {
+  /// `verify --remote`: every image of the artifact in the target registry with the
+  /// artifact's digest; manifests only.
+  func verifyRemote() async throws {
+    try target.requireTarget()
+    try await reportingFailures {
+      let started = Date()
+      let (config, client) = try target.client(threads: 4)
+      let mapping: (Reference) throws -> Reference? = { try config.pushTarget(for: $0) }
+      let plan: PushPlan
+      var isDirectory: ObjCBool = false
+      if FileManager.default.fileExists(atPath: artifact, isDirectory: &isDirectory),
+        isDirectory.boolValue
+      {
+        let store = try BlobStore.open(at: artifact)
+        let outcome = try PushPlanner.plan(
+          indexJSON: try readSmallFile(store.root + "/index.json"),
+          manifest: { try? store.readJSON($0) }, target: mapping)
+        guard case .complete(let complete) = outcome else {
+          throw PushError.source("\(artifact): manifests are missing (run kk artifact verify)")
+        }
+        plan = complete
+      } else {
+        plan = try await ImagePusher.pushArchive(
+          path: artifact, target: mapping, patterns: [], log: { _ in },
+          makePusher: { _ in throw PushError.source("unreachable") }, dryRun: true
+        ).plan
+      }
+      let result = await RemoteVerifier.verify(plan: plan, client: client)
+      for problem in result.problems { print("error: \(problem)") }
+      print(
+        [
+          "artifact    \(artifact)",
+          "registry    \(client.host)",
+          "images      \(plan.images.count)",
+          "manifests   \(result.checked) checked",
+          String(format: "checked     in %.2f s", Date().timeIntervalSince(started)),
+          result.problems.isEmpty
+            ? "result      OK" : "result      FAILED: \(result.problems.count) errors",
+        ].joined(separator: "\n"))
+      if !result.problems.isEmpty { throw ExitCode.failure }
+    }
   }
-  return [UInt8](data)
 }

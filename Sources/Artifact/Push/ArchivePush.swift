@@ -17,6 +17,8 @@ import OCI
 extension ImagePusher {
   static let smallEntryLimit = ManifestBytes.maximumSize
   static let memoryBudget = 64 << 20
+  /// Passes over the archive at most (the first included).
+  static let maxPasses = 4
 
   /// Plans from the archive and pushes it.
   ///
@@ -83,21 +85,30 @@ extension ImagePusher {
       }
       throw PushError.source("\(path): planning did not complete")
     }
-    // Second pass: blobs that went by before the plan, or must be read again.
+    // Further passes: blobs that went by before the plan, or must be read again (a cut
+    // connection mid-upload); each pass must make progress, at most `maxPasses` in all.
     let needed = Set(pusher.plan.blobUses.map(\.blob.digest))
-    let again = needed.filter { !pusher.ledger.isDone($0) && pusher.ledger.failure(of: $0) == nil }
-    if !again.isEmpty {
+    var pass = 1
+    var again = needed.filter { !pusher.ledger.isDone($0) && pusher.ledger.failure(of: $0) == nil }
+    while !again.isEmpty {
+      pass += 1
+      let last = pass >= maxPasses
       log(
-        "archive not in SPEC order (or blobs must be re-read): reading \(path) a second time for \(again.count) blobs"
+        "archive not in SPEC order (or blobs must be re-read): pass \(pass) over \(path) for \(again.count) blobs"
       )
-      pusher.ledger.update { $0.secondPassBlobs = again.count }
-      let second = try ArchiveReader(path: path)
-      while let entry = try second.next() {
+      pusher.ledger.update { $0.secondPassBlobs += again.count }
+      let reader = try ArchiveReader(path: path)
+      while let entry = try reader.next() {
         guard let digest = blobDigest(entry.name), again.contains(digest),
           !pusher.ledger.isDone(digest)
         else { continue }
-        try await pusher.streamEntry(entry, digest: digest, secondPass: true)
+        try await pusher.streamEntry(entry, digest: digest, lastPass: last)
       }
+      let left = needed.filter {
+        !pusher.ledger.isDone($0) && pusher.ledger.failure(of: $0) == nil
+      }
+      if last || left.count >= again.count { break }
+      again = left
     }
     _ = passedBy
     let manifests = small
@@ -106,13 +117,14 @@ extension ImagePusher {
   }
 
   /// Uploads one archive entry if the plan needs it (and it is not done).
-  func streamEntry(_ entry: ArchiveEntry, digest: Digest, secondPass: Bool = false) async throws {
+  func streamEntry(_ entry: ArchiveEntry, digest: Digest, lastPass: Bool = false) async throws {
     guard !ledger.isDone(digest), ledger.failure(of: digest) == nil,
       let use = uses[digest]
     else { return }
     await pushBlob(use.blob, to: use.repositories, rereadable: false) { entry }
-    if secondPass, ledger.deferredBlobs.contains(digest) {
-      ledger.fail(digest, "blob \(digest) could not be sent even on a second pass over the archive")
+    if lastPass, ledger.deferredBlobs.contains(digest) {
+      ledger.fail(
+        digest, "blob \(digest) could not be sent in \(Self.maxPasses) passes over the archive")
     }
   }
 

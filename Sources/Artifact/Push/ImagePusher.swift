@@ -121,7 +121,9 @@ public final class ImagePusher: Sendable {
     for blob in image.blobs where !ledger.isDone(blob.digest) {
       let reason =
         ledger.failure(of: blob.digest)
-        ?? PushError.blobNotInArchive(blob.digest).description
+        ?? (ledger.deferredBlobs.contains(blob.digest)
+          ? "blob \(blob.digest): its upload kept failing and the archive could not be re-read"
+          : PushError.blobNotInArchive(blob.digest).description)
       fail(name, reason)
       return
     }
