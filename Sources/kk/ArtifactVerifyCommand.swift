@@ -19,7 +19,13 @@ struct ArtifactVerifyCommand: AsyncParsableCommand {
   )
   var artifact: String
 
+  @Flag(name: .customLong("remote"), help: "Check the images in the target registry instead.")
+  var remote = false
+
+  @OptionGroup var target: RegistryTargetOptions
+
   func run() async throws {
+    if remote { return try await verifyRemote() }
     try await reportingFailures {
       let started = Date()
       let report = try await ArtifactVerifier.verify(path: artifact)
