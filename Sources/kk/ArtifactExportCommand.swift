@@ -48,6 +48,13 @@ struct ArtifactExportCommand: AsyncParsableCommand {
   @Flag(help: "Do not re-read and verify the artifact after writing it.")
   var skipVerify = false
 
+  @Flag(
+    name: .customLong("dry-run"),
+    help:
+      "Print every file to download (URL, checksum source, work-dir path) and the images, then exit."
+  )
+  var dryRun = false
+
   @Flag(help: "Print a JSON summary on stdout.")
   var json = false
 
@@ -73,6 +80,17 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       for warning in parsed.warnings {
         FileHandle.standardError.write(Data("kk: \(warning.description)\n".utf8))
       }
+      // KKZONE=cn and KK_DOWNLOAD_MIRROR choose the download URLs, as in KubeKey.
+      let catalog = Catalog(
+        options: try CatalogOptions(environment: ProcessInfo.processInfo.environment))
+      let text = (try? String(contentsOfFile: manifest, encoding: .utf8)) ?? ""
+      let locator = ManifestLocator(yaml: text, file: manifest)
+      if dryRun {
+        let plan = try catalog.plan(parsed.manifest, locator: locator)
+        print(plan.dryRunText(), terminator: "")
+        for image in parsed.manifest.images { print("image  \(image)") }
+        return
+      }
       var temporary: String?
       let directory: String
       if noCache {
@@ -85,13 +103,12 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       }
       defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
       let cache = try ExportCache.open(at: directory)
-      let text = (try? String(contentsOfFile: manifest, encoding: .utf8)) ?? ""
       let exporter = ArtifactExporter(
         manifest: parsed.manifest, cache: cache,
         options: ExportOptions(
           parallel: parallel, skipMissingPlatforms: skipMissingPlatforms, force: force,
           verify: !skipVerify),
-        locator: ManifestLocator(yaml: text, file: manifest))
+        catalog: catalog, locator: locator)
       let progress = ExportProgressPrinter(tty: isatty(STDERR_FILENO) == 1)
       let summary = try await exporter.export(to: output) { event in progress.handle(event) }
       progress.finish()
