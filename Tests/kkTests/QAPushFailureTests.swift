@@ -22,4 +22,34 @@ import Testing
       #expect(errors.allSatisfy { $0.contains("unauthorized") || $0.contains("not attempted") })
     }
   }
+
+  /// A push from an archive that stops on a failure does not read the archive again: it
+  /// used to log "pass 2 over FILE" and re-read every byte before reporting.
+  @Test func stoppedArchivePushMakesNoFurtherPass() async throws {
+    let dir = try TemporaryDirectory(prefix: "kk-qa-push-pass")
+    defer { dir.remove() }
+    let images = try await TestImages.generate(into: dir.path + "/gen", seed: "qa-pass", images: 2)
+    // Roughly SPEC order (small JSON blobs before layers), so the plan completes in the
+    // first pass and the failure happens there, with layers still to come.
+    let archive = dir.path + "/layout.tar"
+    let script = """
+      import os, sys, tarfile
+      root, out = sys.argv[1], sys.argv[2]
+      blobs = sorted(os.listdir(root + '/blobs/sha256'),
+                     key=lambda n: os.path.getsize(root + '/blobs/sha256/' + n))
+      with tarfile.open(out, 'w') as t:
+          for name in ['oci-layout', 'index.json'] + ['blobs/sha256/' + b for b in blobs]:
+              t.add(root + '/' + name, name)
+      """
+    try await ProcessRunner.checked("python3", ["-c", script, images.layout, archive])
+    try await withTestRegistry(.tlsBasicAuth) { registry in
+      let result = try await KKBinary.run([
+        "artifact", "images", "push", "-a", archive, "--registry", registry.host,
+        "--dest-tls-verify=false", "--dest-creds", "nobody:wrong",
+      ])
+      #expect(result.exitCode == 1, "\(result)")
+      #expect(result.stderr.contains("unauthorized"), "\(result.stderr)")
+      #expect(!result.stdout.contains("pass 2"), "\(result.stdout)")
+    }
+  }
 }

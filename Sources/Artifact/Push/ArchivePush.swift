@@ -90,7 +90,9 @@ extension ImagePusher {
     let needed = Set(pusher.plan.blobUses.map(\.blob.digest))
     var pass = 1
     var again = needed.filter { !pusher.ledger.isDone($0) && pusher.ledger.failure(of: $0) == nil }
-    while !again.isEmpty {
+    // After a failure stopped the push nothing more is sent: another pass would only read
+    // the whole archive again (minutes on a large one) before reporting.
+    while !again.isEmpty && !pusher.ledger.isStopped {
       pass += 1
       let last = pass >= maxPasses
       log(
