@@ -58,6 +58,14 @@ struct ArtifactExportCommand: AsyncParsableCommand {
   @Flag(help: "Print a JSON summary on stdout.")
   var json = false
 
+  @Option(
+    help: ArgumentHelp(
+      "Fetch every catalog file from <mirror>/<host>/<path> of its default URL.",
+      discussion:
+        "Overrides KK_DOWNLOAD_MIRROR and KKZONE; URLs written in the manifest are fetched as written.",
+      valueName: "url"))
+  var downloadMirror: String?
+
   func validate() throws {
     guard parallel >= 1 && parallel <= 64 else {
       throw ValidationError("--parallel must be between 1 and 64")
@@ -80,15 +88,15 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       for warning in parsed.warnings {
         FileHandle.standardError.write(Data("kk: \(warning.description)\n".utf8))
       }
-      // KKZONE=cn and KK_DOWNLOAD_MIRROR choose the download URLs, as in KubeKey.
-      let catalog = Catalog(
-        options: try CatalogOptions(environment: ProcessInfo.processInfo.environment))
+      // KKZONE=cn and KK_DOWNLOAD_MIRROR choose the download URLs, as in KubeKey;
+      // --download-mirror beats both.
       let text = (try? String(contentsOfFile: manifest, encoding: .utf8)) ?? ""
       let locator = ManifestLocator(yaml: text, file: manifest)
+      let catalog = Catalog(
+        options: try CatalogOptions(
+          environment: ProcessInfo.processInfo.environment, mirrorFlag: downloadMirror))
       if dryRun {
-        let plan = try catalog.plan(parsed.manifest, locator: locator)
-        print(plan.dryRunText(), terminator: "")
-        for image in parsed.manifest.images { print("image  \(image)") }
+        print(try catalog.plan(parsed.manifest, locator: locator).dryRunText(), terminator: "")
         return
       }
       var temporary: String?

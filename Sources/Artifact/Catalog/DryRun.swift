@@ -1,6 +1,8 @@
 extension ExportPlan {
   /// The `kk artifact export --dry-run` text: one line per file — where it comes from, what
-  /// vouches for it, where it goes — then the notes, each prefixed with `# `.
+  /// vouches for it, where it goes — then one line per image with the platforms it is pulled
+  /// for (`image  docker.io/calico/cni:v3.23.2  linux/amd64, linux/arm64`), then the notes,
+  /// each prefixed with `# `.
   ///
   /// ```
   /// https://dl.k8s.io/release/v1.22.12/bin/linux/amd64/kubeadm  table sha256:…  kube/v1.22.12/amd64/kubeadm
@@ -22,6 +24,8 @@ extension ExportPlan {
       if let member = file.extract { source += " (of \(member))" }
       lines.append("\(file.origin)  \(source)  \(file.path)")
     }
+    let platforms = arches.map(\.platform.description).joined(separator: ", ")
+    for image in images { lines.append("image  \(image)  \(platforms)") }
     let archList = arches.isEmpty ? "no arch" : arches.map(\.rawValue).joined(separator: ", ")
     let fileCount = "\(files.count) file\(files.count == 1 ? "" : "s")"
     let imageCount = "\(images.count) image\(images.count == 1 ? "" : "s")"
