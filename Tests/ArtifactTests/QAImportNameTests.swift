@@ -52,3 +52,21 @@ import Testing
     }
   }
 }
+
+/// `--dir` naming a regular file: the error said "Permission denied" (EACCES hard-coded).
+@Suite struct QAImportDirectoryErrorTests {
+  @Test func dirThatIsAFileIsReportedAsNotADirectory() throws {
+    let scratch = try ScratchDir()
+    let file = scratch.path + "/file"
+    try "x".write(toFile: file, atomically: true, encoding: .utf8)
+    do {
+      try ArtifactImporter.makeDirectories(file + "/kubekey")
+      Issue.record("a directory under a regular file was created")
+    } catch {
+      let text = "\(error)"
+      #expect(text.contains(file), "\(text)")
+      #expect(text.contains("Not a directory"), "\(text)")
+      #expect(!text.contains("Permission denied"), "\(text)")
+    }
+  }
+}

@@ -187,7 +187,28 @@ public enum ArtifactImporter {
     do {
       try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     } catch {
-      throw .io(path: path, operation: "create directory", errno: EACCES)
+      throw .io(path: path, operation: "create directory", errno: Self.posixCode(error, path))
     }
+  }
+
+  /// The errno behind a FileManager failure (it used to be reported as EACCES whatever
+  /// happened: "Permission denied" for a --dir that is a regular file).
+  static func posixCode(_ error: any Error, _ path: String) -> Int32 {
+    var isDirectory: ObjCBool = false
+    var probe = path
+    while !probe.isEmpty && probe != "/" {
+      if FileManager.default.fileExists(atPath: probe, isDirectory: &isDirectory) {
+        if !isDirectory.boolValue { return ENOTDIR }
+        break
+      }
+      probe = (probe as NSString).deletingLastPathComponent
+    }
+    let nsError = error as NSError
+    if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
+      underlying.domain == NSPOSIXErrorDomain
+    {
+      return Int32(underlying.code)
+    }
+    return nsError.domain == NSPOSIXErrorDomain ? Int32(nsError.code) : EACCES
   }
 }
