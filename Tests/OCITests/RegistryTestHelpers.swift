@@ -47,7 +47,8 @@ enum RegistryTestSetup {
     retry: RetryPolicy = RetryPolicy(attempts: 4, baseDelay: 0.05, maxDelay: 0.5)
   ) -> RegistryOptions {
     var options = RegistryOptions(retry: retry)
-    options.scheme = registry.mode == .tlsBasicAuth ? .https : .http
+    // usesTLS, not the mode: a token registry started with tokenOverTLS is HTTPS too.
+    options.scheme = registry.usesTLS ? .https : .http
     if useCA, let ca = registry.caCertPath { options.tls.caFile = ca }
     options.credentials =
       credentials
@@ -66,15 +67,12 @@ enum RegistryTestSetup {
     return images
   }
 
-  /// `skopeo inspect --raw` of a reference on a fixture registry, as bytes.
+  /// `skopeo inspect --raw` of a reference on a fixture registry, as bytes; the one
+  /// implementation is ``TestRegistry/rawManifest(_:)``, which picks TLS from the registry.
   static func skopeoRaw(_ registry: TestRegistry, _ repositoryAndTag: String) async throws
     -> [UInt8]
   {
-    let output = try await ProcessRunner.checked(
-      "skopeo",
-      ["inspect", "--raw"] + registry.skopeoFlags(.inspect)
-        + [registry.dockerReference(repositoryAndTag)], timeout: .seconds(120))
-    return Array(output.stdoutData)
+    Array(try await registry.rawManifest(repositoryAndTag))
   }
 }
 
@@ -92,14 +90,15 @@ final class FixtureServer: @unchecked Sendable {
       name: script,
       command: [TestPaths.python, TestPaths.fixture(script), "--port", String(port)] + arguments,
       logPath: logPath)
-    for _ in 0..<100 {
-      if let log = try? String(contentsOfFile: logPath, encoding: .utf8), log.contains("PORT ") {
-        return
-      }
-      try await Task.sleep(nanoseconds: 50_000_000)
+    // Readiness on a dedicated thread with a wall-clock deadline: a 5 s poll on the
+    // cooperative pool ran out on a loaded 2-core machine before the server was up.
+    let log = logPath
+    do {
+      try await waitUntilReady(process) { fileContains(log, "PORT ") }
+    } catch {
+      await process.stop()
+      throw error
     }
-    await process.stop()
-    throw TestSupportError.badOutput("\(script) did not start: \(process.logTail())")
   }
 
   var host: String { "127.0.0.1:\(port)" }
