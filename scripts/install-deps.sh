@@ -9,6 +9,8 @@ packages=(
   docker-registry skopeo containerd apache2-utils curl openssl python3 python3-cryptography
   # compressors the artifact tests and benchmarks compare against
   zstd pigz
+  # peak RSS in the benchmarks (/usr/bin/time -v)
+  time
 )
 missing=()
 for p in "${packages[@]}"; do
