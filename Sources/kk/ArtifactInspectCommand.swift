@@ -61,8 +61,9 @@ struct ArtifactInspectCommand: AsyncParsableCommand {
     }
     let saved = inspection.totalBytes - inspection.uniqueBytes
     out.append(
-      "\(inspection.images.count) images, \(inspection.files.count) files, "
-        + "\(inspection.blobCount) blobs: \(Output.bytes(inspection.totalBytes)) in total, "
+      "\(Output.count(inspection.images.count, "image")), "
+        + "\(Output.count(inspection.files.count, "file")), "
+        + "\(Output.count(inspection.blobCount, "blob")): \(Output.bytes(inspection.totalBytes)) in total, "
         + "\(Output.bytes(inspection.uniqueBytes)) stored"
         + (saved > 0 ? " (\(Output.bytes(saved)) saved by deduplication)" : ""))
     out.append("top digest \(inspection.topDigest)")

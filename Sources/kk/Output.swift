@@ -20,6 +20,11 @@ enum Output {
     return bytes(Int64(Double(count) / seconds)) + "/s"
   }
 
+  /// `1 image`, `2 images`.
+  static func count(_ n: Int, _ noun: String) -> String {
+    "\(n) \(noun)\(n == 1 ? "" : "s")"
+  }
+
   /// `sha256:0123456789ab`: enough to tell digests apart in a table.
   static func shortDigest(_ digest: String) -> String {
     guard let colon = digest.firstIndex(of: ":") else { return digest }
