@@ -127,9 +127,13 @@ public final class ArchiveWriter {
     }
   }
 
-  /// Writes the end-of-archive marker and the compression trailer, fsyncs, and renames
-  /// `NAME.partial` to `NAME`. On failure the partial file is removed.
-  public func finish() throws(ArchiveError) {
+  /// Writes the end-of-archive marker and the compression trailer, fsyncs, renames
+  /// `NAME.partial` to `NAME` and fsyncs the directory. On failure the partial file is removed.
+  ///
+  /// Returns the sha256 and size of the file, computed from the bytes as they were written:
+  /// callers need not read a multi-GB artifact back just to learn its digest.
+  @discardableResult
+  public func finish() throws(ArchiveError) -> WrittenArchive {
     guard !closed else { throw .misuse("\(path): finish() after the archive was closed") }
     closed = true
     do throws(ArchiveError) {
@@ -137,7 +141,8 @@ public final class ArchiveWriter {
         throw sink.failure ?? .compression(path: path, detail: message())
       }
       try sink.gzip?.finish()
-      try sink.file.commit()
+      let (sha256, size) = try sink.file.commit()
+      return WrittenArchive(path: path, size: size, sha256: sha256)
     } catch {
       sink.file.discard()
       throw error
@@ -228,6 +233,16 @@ public final class ArchiveWriter {
   private func message() -> String {
     archive_error_string(archive).map { String(cString: $0) } ?? "libarchive error"
   }
+}
+
+/// A finished archive file: what `ArchiveWriter.finish()` wrote under its final name.
+public struct WrittenArchive: Sendable, Hashable {
+  /// The final path (no `.partial`).
+  public var path: String
+  /// Bytes in the file.
+  public var size: Int64
+  /// sha256 of the whole file, hashed while it was written.
+  public var sha256: Digest
 }
 
 /// libarchive's output callback target: the tar (or zstd) stream goes to gzip or the file.

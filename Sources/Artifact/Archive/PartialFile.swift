@@ -1,3 +1,6 @@
+import CArchive
+import OCI
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
@@ -10,7 +13,17 @@
 /// `discard()` (or dropping an uncommitted file) deletes it. An interrupted export therefore
 /// never leaves something that looks like a finished artifact. Writes are buffered in 1 MiB
 /// so that many small tar headers cost one syscall.
+///
+/// Every byte that reaches the file also goes through a SHA-256 hasher, so the digest of the
+/// finished file is known without reading it back (a re-read of a 20 GB bundle is minutes).
+/// On Linux each completed `writebackWindow` is handed to the kernel for writeback with
+/// `sync_file_range`, and the window two back is waited on: the disk writes while we compress,
+/// dirty pages stay bounded, and the final `fsync` only has the last windows left to flush.
 final class PartialFile {
+  /// Bytes per writeback window: large enough for sequential I/O, small enough that the
+  /// final fsync has little left.
+  static let defaultWritebackWindow: Int64 = 64 << 20
+
   let finalPath: String
   let partialPath: String
   private var fd: Int32
@@ -18,10 +31,18 @@ final class PartialFile {
   private var used = 0
   private(set) var bytesWritten: Int64 = 0
   private var committed = false
+  private let hasher = SHA256Hasher()
+  private let writebackWindow: Int64
+  /// End of the last window handed to the kernel for writeback.
+  private var writebackStarted: Int64 = 0
 
-  init(finalPath: String, bufferSize: Int = 1 << 20) throws(ArchiveError) {
+  init(
+    finalPath: String, bufferSize: Int = 1 << 20,
+    writebackWindow: Int64 = PartialFile.defaultWritebackWindow
+  ) throws(ArchiveError) {
     self.finalPath = finalPath
     self.partialPath = finalPath + ".partial"
+    self.writebackWindow = max(writebackWindow, 1 << 20)
     let fd = open(partialPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw .io(path: partialPath, operation: "create", errno: errno) }
     self.fd = fd
@@ -62,8 +83,10 @@ final class PartialFile {
     used = 0
   }
 
-  /// Makes the file durable under its final name.
-  func commit() throws(ArchiveError) {
+  /// Makes the file durable under its final name: fsync the file, rename it, fsync the
+  /// directory (without that a power loss can forget the rename). Returns the sha256 and size
+  /// of exactly the bytes written.
+  func commit() throws(ArchiveError) -> (sha256: Digest, size: Int64) {
     guard !committed, fd >= 0 else {
       throw .misuse("\(finalPath) was already finished or discarded")
     }
@@ -78,6 +101,40 @@ final class PartialFile {
       throw .io(path: finalPath, operation: "rename \(partialPath) to", errno: errno)
     }
     committed = true
+    try syncDirectory()
+    return (hasher.finalize(), bytesWritten)
+  }
+
+  /// fsyncs the directory holding `finalPath` so the rename itself is durable.
+  private func syncDirectory() throws(ArchiveError) {
+    let slash = finalPath.lastIndex(of: "/")
+    let directory = slash.map { $0 == finalPath.startIndex ? "/" : String(finalPath[..<$0]) } ?? "."
+    let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard dirfd >= 0 else {
+      throw .io(path: directory, operation: "open directory to fsync the rename of", errno: errno)
+    }
+    defer { close(dirfd) }
+    guard fsync(dirfd) == 0 else {
+      throw .io(path: directory, operation: "fsync directory", errno: errno)
+    }
+  }
+
+  /// Starts writeback of each completed window and waits for the one two windows back, so
+  /// writing to disk overlaps producing the bytes. Advisory: errors surface at `fsync`.
+  private func startWriteback() {
+    #if os(Linux)
+      while bytesWritten - writebackStarted >= writebackWindow {
+        _ = kk_sync_file_range(fd, writebackStarted, writebackWindow, KK_SYNC_FILE_RANGE_WRITE)
+        let older = writebackStarted - 2 * writebackWindow
+        if older >= 0 {
+          _ = kk_sync_file_range(
+            fd, older, writebackWindow,
+            KK_SYNC_FILE_RANGE_WAIT_BEFORE | KK_SYNC_FILE_RANGE_WRITE
+              | KK_SYNC_FILE_RANGE_WAIT_AFTER)
+        }
+        writebackStarted += writebackWindow
+      }
+    #endif
   }
 
   /// Deletes the partial file; safe to call more than once.
@@ -102,8 +159,10 @@ final class PartialFile {
         if errno == EINTR { continue }
         throw .io(path: partialPath, operation: "write", errno: errno)
       }
+      hasher.update(UnsafeRawBufferPointer(start: base + offset, count: n))
       offset += n
     }
     bytesWritten += Int64(count)
+    startWriteback()
   }
 }

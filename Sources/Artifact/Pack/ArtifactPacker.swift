@@ -50,6 +50,7 @@ public enum ArtifactPacker {
       throw .archive("\(error)")
     }
     var written: Int64 = 0
+    let file: WrittenArchive
     do {
       try writer.add(name: "oci-layout", bytes: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
       try writer.add(name: "index.json", bytes: plan.indexJSON)
@@ -67,7 +68,7 @@ public enum ArtifactPacker {
         written += blob.size
         progress?(written)
       }
-      try writer.finish()
+      file = try writer.finish()
     } catch let error as ExportError {
       writer.abandon()
       throw error
@@ -75,9 +76,8 @@ public enum ArtifactPacker {
       writer.abandon()
       throw .archive("\(error)")
     }
-    let (digest, size) = try hashFile(output)
     return PackResult(
-      path: output, size: size, sha256: digest, blobCount: plan.blobs.count,
+      path: output, size: file.size, sha256: file.sha256, blobCount: plan.blobs.count,
       blobBytes: plan.blobBytes)
   }
 
@@ -93,28 +93,6 @@ public enum ArtifactPacker {
     if !force, FileManager.default.fileExists(atPath: output) {
       throw .outputExists(path: output)
     }
-  }
-
-  /// sha256 and size of a file, streamed.
-  static func hashFile(_ path: String) throws(ExportError) -> (Digest, Int64) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw .archive("cannot open \(path) to hash it: errno \(errno)") }
-    defer { close(fd) }
-    let hasher = SHA256Hasher()
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-    defer { buffer.deallocate() }
-    var total: Int64 = 0
-    while true {
-      let n = read(fd, buffer.baseAddress, buffer.count)
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw .archive("cannot read \(path) to hash it: errno \(errno)")
-      }
-      if n == 0 { break }
-      hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-      total += Int64(n)
-    }
-    return (hasher.finalize(), total)
   }
 }
 
