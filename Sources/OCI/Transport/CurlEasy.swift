@@ -207,6 +207,10 @@ final class CurlEasy {
         setLong(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
         setLong(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
         setLong(CURLOPT_FOLLOWLOCATION, 0)
+        // Blobs are large: 512 KiB reads and writes instead of curl's 16/64 KiB defaults cut
+        // the recv/poll/callback count ~30-fold on a fast link (measured on loopback).
+        setLong(CURLOPT_BUFFERSIZE, 512 * 1024)
+        setLong(CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024)
         if !options.reuseConnections {
           setLong(CURLOPT_FRESH_CONNECT, 1)
           setLong(CURLOPT_FORBID_REUSE, 1)
