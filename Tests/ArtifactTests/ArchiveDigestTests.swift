@@ -52,4 +52,23 @@ struct ArchiveDigestTests {
     #expect(digest == SHA256Hasher.digest(payload))
     #expect(try dir.read("big.tar") == payload)
   }
+
+  /// More than two 4 MiB buffers, in chunk sizes that straddle buffer ends, so buffers are
+  /// reused while the other is being hashed; empty input has the empty digest.
+  @Test func hashLaneMatchesOneThreadHashing() throws {
+    let payload = pseudoRandomBytes(9 * (1 << 20) + 12_345, seed: 5)
+    let lane = HashLane()
+    var offset = 0
+    var step = 0
+    payload.withUnsafeBytes { all in
+      while offset < payload.count {
+        let count = min(payload.count - offset, [1, 4 << 20, 999_999, 3 << 20][step % 4])
+        lane.update(UnsafeRawBufferPointer(rebasing: all[offset..<offset + count]))
+        offset += count
+        step += 1
+      }
+    }
+    #expect(lane.finalize() == SHA256Hasher.digest(payload))
+    #expect(HashLane().finalize() == SHA256Hasher.digest([UInt8]()))
+  }
 }

@@ -14,8 +14,9 @@ import OCI
 /// never leaves something that looks like a finished artifact. Writes are buffered in 1 MiB
 /// so that many small tar headers cost one syscall.
 ///
-/// Every byte that reaches the file also goes through a SHA-256 hasher, so the digest of the
-/// finished file is known without reading it back (a re-read of a 20 GB bundle is minutes).
+/// Every byte that reaches the file also goes through a SHA-256 hasher (on its own thread,
+/// see `HashLane`), so the digest of the finished file is known without reading it back (a
+/// re-read of a 20 GB bundle is minutes).
 /// On Linux each completed `writebackWindow` is handed to the kernel for writeback with
 /// `sync_file_range`, and the window two back is waited on: the disk writes while we compress,
 /// dirty pages stay bounded, and the final `fsync` only has the last windows left to flush.
@@ -31,7 +32,7 @@ final class PartialFile {
   private var used = 0
   private(set) var bytesWritten: Int64 = 0
   private var committed = false
-  private let hasher = SHA256Hasher()
+  private let hasher = HashLane()
   private let writebackWindow: Int64
   /// End of the last window handed to the kernel for writeback.
   private var writebackStarted: Int64 = 0
