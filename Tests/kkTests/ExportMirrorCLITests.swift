@@ -1,0 +1,143 @@
+import Foundation
+import OCI
+import TestSupport
+import Testing
+
+/// Component files end to end: a local HTTP mirror (`--download-mirror`) serves Kubernetes
+/// binaries for two arches; export checks them against the manifest's sha256 values, stores
+/// them at KubeKey's work-dir paths, and import lays them out where `kk create cluster` looks.
+@Suite(.serialized) struct ExportMirrorCLITests {
+  static let version = "v1.23.17"
+  static let binaries = ["kubeadm", "kubelet", "kubectl"]
+  static let arches = ["amd64", "arm64"]
+
+  /// Deterministic stand-in bytes for one binary (an ELF header, so it looks the part).
+  static func bytes(_ binary: String, _ arch: String) -> Data {
+    var data = Data([0x7f, 0x45, 0x4c, 0x46])
+    let seed = Array("\(binary)/\(arch)".utf8)
+    data.append(
+      contentsOf: (0..<300_000).map { seed[$0 % seed.count] &+ UInt8(truncatingIfNeeded: $0 / 97) })
+    return data
+  }
+
+  /// Serves `root` with Python's http.server on a free loopback port until `body` returns.
+  static func withMirror(_ root: String, _ body: (String) async throws -> Void) async throws {
+    let port = try FreePort.find()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [
+      TestPaths.python, "-m", "http.server", "--bind", "127.0.0.1", "--directory", root,
+      String(port),
+    ]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    defer {
+      // SIGKILL: a child of a Swift test thread inherits its blocked SIGTERM.
+      kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+    }
+    let url = "http://127.0.0.1:\(port)"
+    var ready = false
+    for _ in 0..<100 where !ready {
+      ready = (try? await HTTPProbe.fetch(url + "/", timeout: .seconds(2)))?.status == 200
+      if !ready { try await Task.sleep(for: .milliseconds(100)) }
+    }
+    try #require(ready, "the mirror did not start on \(url)")
+    try await body(url)
+  }
+
+  static func manifest(pins: [String: [String: String]]) -> String {
+    var lines = [
+      "apiVersion: kubekey.kubesphere.io/v1alpha2", "kind: Manifest", "metadata:", "  name: mirror",
+      "spec:", "  arches: [amd64, arm64]", "  kubernetesDistributions:", "  - type: kubernetes",
+      "    version: \(version)", "    sha256:",
+    ]
+    for binary in binaries {
+      lines.append("      \(binary):")
+      for arch in arches { lines.append("        \(arch): \(pins[binary]?[arch] ?? "")") }
+    }
+    // version "" = do not bundle: keeps this test to the three binaries it serves.
+    lines.append("  components:")
+    for key in ["helm", "cni", "etcd", "calicoctl", "crictl"] {
+      lines.append("    \(key): {version: \"\"}")
+    }
+    lines.append("  images: []")
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  @Test func filesFromAMirrorLandAtKubeKeyPathsAndWrongBytesAreRefused() async throws {
+    let dir = try TemporaryDirectory(prefix: "kk-export-mirror")
+    defer { dir.remove() }
+    var pins: [String: [String: String]] = [:]
+    for binary in Self.binaries {
+      for arch in Self.arches {
+        let bytes = Self.bytes(binary, arch)
+        let path =
+          "\(dir.path)/mirror/dl.k8s.io/release/\(Self.version)/bin/linux/\(arch)/\(binary)"
+        try FileManager.default.createDirectory(
+          atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        pins[binary, default: [:]][arch] = SHA256Hasher.digest(bytes).encoded
+      }
+    }
+    let manifest = dir.path + "/manifest.yaml"
+    try Self.manifest(pins: pins).write(toFile: manifest, atomically: true, encoding: .utf8)
+
+    try await Self.withMirror(dir.path + "/mirror") { mirror in
+      let output = dir.path + "/files.tar.gz"
+      let export = try await KKBinary.run(
+        [
+          "artifact", "export", "-m", manifest, "-o", output, "--cache-dir", dir.path + "/cache",
+          "--download-mirror", mirror,
+        ], environment: ["KKZONE": ""])
+      #expect(export.exitCode == 0, "\(export)")
+
+      let inspected = try await KKBinary.run(["artifact", "inspect", "-a", output, "--json"])
+      let object = try JSONSerialization.jsonObject(with: inspected.stdoutData) as? [String: Any]
+      let files = try #require(object?["files"] as? [[String: Any]], "\(inspected)")
+      for binary in Self.binaries {
+        for arch in Self.arches {
+          let path = "kube/\(Self.version)/\(arch)/\(binary)"
+          let entry = files.first { $0["path"] as? String == path }
+          #expect(entry?["digest"] as? String == "sha256:" + (pins[binary]?[arch] ?? ""), "\(path)")
+          #expect(entry?["component"] as? String == binary)
+          #expect(entry?["arch"] as? String == arch)
+        }
+      }
+
+      // Import puts each file where KubeKey's node-side commands look for it.
+      let work = dir.path + "/kubekey"
+      let imported = try await KKBinary.run(["artifact", "import", "-a", output, "--dir", work])
+      #expect(imported.exitCode == 0, "\(imported)")
+      for binary in Self.binaries {
+        for arch in Self.arches {
+          let path = "\(work)/kube/\(Self.version)/\(arch)/\(binary)"
+          #expect(FileManager.default.contents(atPath: path) == Self.bytes(binary, arch), "\(path)")
+          #expect(FileManager.default.isExecutableFile(atPath: path), "\(path) is executable")
+        }
+      }
+
+      // The mirror serves other bytes than the manifest vouches for: refused, naming the
+      // URL and both digests, and no artifact is left under the output name.
+      var wrong = pins
+      wrong["kubectl"]?["arm64"] = SHA256Hasher.digest(Array("not kubectl".utf8)).encoded
+      let badManifest = dir.path + "/bad.yaml"
+      try Self.manifest(pins: wrong).write(toFile: badManifest, atomically: true, encoding: .utf8)
+      let badOutput = dir.path + "/bad.tar.gz"
+      let refused = try await KKBinary.run(
+        [
+          "artifact", "export", "-m", badManifest, "-o", badOutput, "--no-cache",
+          "--download-mirror", mirror,
+        ], environment: ["KKZONE": ""])
+      #expect(refused.exitCode == 1, "\(refused)")
+      #expect(refused.stderr.contains("/linux/arm64/kubectl"), "names the URL: \(refused)")
+      #expect(
+        refused.stderr.contains(wrong["kubectl"]?["arm64"] ?? "?"), "expected digest: \(refused)")
+      #expect(
+        refused.stderr.contains(pins["kubectl"]?["arm64"] ?? "?"), "actual digest: \(refused)")
+      #expect(!FileManager.default.fileExists(atPath: badOutput))
+      #expect(!FileManager.default.fileExists(atPath: badOutput + ".partial"))
+    }
+  }
+}
