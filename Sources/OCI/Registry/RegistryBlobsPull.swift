@@ -116,12 +116,31 @@ extension RegistryClient {
     let verifier = VerifyingSink(
       into: sink, expected: descriptor.size, what: what,
       startingAt: max(0, min(offset, descriptor.size)))
+    if offset > 0, offset >= descriptor.size {
+      // The kept prefix is already the whole blob (a run killed between its last byte and
+      // the commit): nothing to fetch; the sink checks the digest on commit. Asking for
+      // `bytes=<size>-` gets a 416 that docker-registry sends with the blob's full
+      // Content-Length and no body, which curl reports as a cut transfer.
+      return
+    }
+    let lastRangeStart = Locked<Int64?>(nil)
     let response = try await perform(
       Call(
         method: "GET", target: path,
         prepare: { headers in
           let have = verifier.received
-          if have > 0 { headers.set("Range", "bytes=\(have)-") } else { headers.remove("Range") }
+          // The same range asked twice without a byte of progress: this server does not
+          // serve it (seen: docker-registry closing a resumed 206 short, every time). Ask for
+          // the whole blob instead; its 200 restarts the sink.
+          let repeated = lastRangeStart.withLock { last in
+            defer { last = have }
+            return last == have
+          }
+          if have > 0 && !repeated {
+            headers.set("Range", "bytes=\(have)-")
+          } else {
+            headers.remove("Range")
+          }
         },
         scopes: [Self.pullScope(repository)], repository: repository,
         sink: { head in
