@@ -1,7 +1,8 @@
 import Foundation
 import OCI
-import TestSupport
 import Testing
+
+@testable import TestSupport
 
 /// Component files end to end: a local HTTP mirror (`--download-mirror`) serves Kubernetes
 /// binaries for two arches; export checks them against the manifest's sha256 values, stores
@@ -23,28 +24,28 @@ import Testing
   /// Serves `root` with Python's http.server on a free loopback port until `body` returns.
   static func withMirror(_ root: String, _ body: (String) async throws -> Void) async throws {
     let port = try FreePort.find()
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [
-      TestPaths.python, "-m", "http.server", "--bind", "127.0.0.1", "--directory", root,
-      String(port),
-    ]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    defer {
-      // SIGKILL: a child of a Swift test thread inherits its blocked SIGTERM.
-      kill(process.processIdentifier, SIGKILL)
-      process.waitUntilExit()
+    // GuardedProcess: killed with the test process too, and its signal mask is cleared.
+    let process = try GuardedProcess(
+      name: "mirror",
+      command: [
+        TestPaths.python, "-m", "http.server", "--bind", "127.0.0.1", "--directory", root,
+        String(port),
+      ],
+      logPath: root + "/../mirror.log")
+    do {
+      let url = "http://127.0.0.1:\(port)"
+      var ready = false
+      for _ in 0..<100 where !ready {
+        ready = (try? await HTTPProbe.fetch(url + "/", timeout: .seconds(2)))?.status == 200
+        if !ready { try await Task.sleep(for: .milliseconds(100)) }
+      }
+      try #require(ready, "the mirror did not start on \(url)")
+      try await body(url)
+    } catch {
+      await process.stop()
+      throw error
     }
-    let url = "http://127.0.0.1:\(port)"
-    var ready = false
-    for _ in 0..<100 where !ready {
-      ready = (try? await HTTPProbe.fetch(url + "/", timeout: .seconds(2)))?.status == 200
-      if !ready { try await Task.sleep(for: .milliseconds(100)) }
-    }
-    try #require(ready, "the mirror did not start on \(url)")
-    try await body(url)
+    await process.stop()
   }
 
   static func manifest(pins: [String: [String: String]]) -> String {
