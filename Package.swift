@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        // Header-only shims for file I/O calls Glibc's Swift module hides (sync_file_range).
+        .systemLibrary(name: "CFileIO"),
 
         // OCI vocabulary, hashing and the registry v2 client.
         .target(
@@ -38,7 +40,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // An OCI image layout on disk: verified ingest, index, verify, GC.
-        .target(name: "Blobstore", dependencies: ["OCI"]),
+        .target(name: "Blobstore", dependencies: ["OCI", "CFileIO"]),
         // Manifest model, catalog, export, pack/unpack, push, create manifest.
         .target(
             name: "Artifact",

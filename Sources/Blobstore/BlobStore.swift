@@ -31,6 +31,11 @@ public struct BlobStore: Sendable {
   /// The layout directory.
   public let root: String
 
+  /// Whether blobs written through this value stay in the page cache once on disk
+  /// (`.keep`, the default) or are dropped as they are written back (`.dropWhenWritten`,
+  /// for bulk copies that will not read them again soon). Affects speed and memory only.
+  public var pageCache: PageCachePolicy = .keep
+
   /// The largest blob `readJSON(_:)` reads into memory; registries cap manifests at 4 MiB.
   public static let jsonLimit: Int64 = 16 << 20
 
@@ -123,7 +128,7 @@ public struct BlobStore: Sendable {
       "\(digest.encoded).\(getpid()).\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
     return try BlobWriter(
       expected: digest, size: size, destination: path(for: digest),
-      tempPath: "\(ingestDirectory)/\(unique).partial")
+      tempPath: "\(ingestDirectory)/\(unique).partial", pageCache: pageCache)
   }
 
   /// Starts or resumes the ingest of a large download: its temp file has a fixed name
@@ -139,7 +144,7 @@ public struct BlobStore: Sendable {
     try FileIO.makeDirectory("\(root)/blobs/\(digest.algorithm.rawValue)")
     if let writer = try BlobWriter(
       resuming: "\(ingestDirectory)/\(digest.encoded).resume", expected: digest, size: size,
-      destination: path(for: digest))
+      destination: path(for: digest), pageCache: pageCache)
     {
       return writer
     }
@@ -147,9 +152,12 @@ public struct BlobStore: Sendable {
   }
 
   /// Stores bytes already in memory (manifests, configs, index blobs we generate) and
-  /// returns their digest and size. A no-op when the blob is already present.
+  /// returns their digest and size. A no-op when the blob is already present. With `batch`,
+  /// the directory fsync is left to `batch.syncDirectories()` (see ``BlobBatch``).
   @discardableResult
-  public func ingest(bytes: [UInt8]) throws(BlobstoreError) -> StoredBlob {
+  public func ingest(bytes: [UInt8], batch: BlobBatch? = nil) throws(BlobstoreError)
+    -> StoredBlob
+  {
     let stored = StoredBlob(digest: SHA256Hasher.digest(bytes), size: Int64(bytes.count))
     if size(of: stored.digest) == stored.size { return stored }
     let writer = try writer(expecting: stored.digest, size: stored.size)
@@ -159,7 +167,7 @@ public struct BlobStore: Sendable {
       writer.cancel()
       throw (error as? BlobstoreError) ?? .io(path: root, operation: "ingest", errno: EIO)
     }
-    try writer.commit()
+    try writer.commit(batch: batch)
     return stored
   }
 
@@ -175,10 +183,12 @@ public struct BlobStore: Sendable {
 
   /// Stores a local file that must hash to `digest` (and be `size` bytes, when given).
   /// Pass `expecting: nil` to store whatever the file contains and learn its digest
-  /// (`size` is then ignored). A no-op when the blob is already present.
+  /// (`size` is then ignored). A no-op when the blob is already present. With `batch`, the
+  /// directory fsync is left to `batch.syncDirectories()` (see ``BlobBatch``).
   @discardableResult
   public func ingest(
-    file source: String, expecting digest: Digest?, size: Int64? = nil, mode: FileIngestMode = .copy
+    file source: String, expecting digest: Digest?, size: Int64? = nil,
+    mode: FileIngestMode = .copy, batch: BlobBatch? = nil
   ) throws(BlobstoreError) -> StoredBlob {
     guard let info = FileIO.fileInfo(source) else {
       throw .io(path: source, operation: "stat", errno: ENOENT)
@@ -194,7 +204,7 @@ public struct BlobStore: Sendable {
       return StoredBlob(digest: digest, size: info.size)
     }
     if let digest, mode == .copy {
-      return try copy(source, expecting: digest, size: info.size)
+      return try copy(source, expecting: digest, size: info.size, batch: batch)
     }
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ioBufferSize, alignment: 16)
     defer { buffer.deallocate() }
@@ -203,14 +213,14 @@ public struct BlobStore: Sendable {
       throw .digestMismatch(
         expected: digest, actual: actual, expectedSize: size ?? info.size, actualSize: count)
     }
-    if mode == .hardLink, try link(source, as: actual) {
+    if mode == .hardLink, try link(source, as: actual, batch: batch) {
       return StoredBlob(digest: actual, size: count)
     }
-    return try copy(source, expecting: actual, size: count)
+    return try copy(source, expecting: actual, size: count, batch: batch)
   }
 
-  private func copy(_ source: String, expecting digest: Digest, size: Int64) throws(BlobstoreError)
-    -> StoredBlob
+  private func copy(_ source: String, expecting digest: Digest, size: Int64, batch: BlobBatch?)
+    throws(BlobstoreError) -> StoredBlob
   {
     if self.size(of: digest) == size { return StoredBlob(digest: digest, size: size) }
     let writer = try writer(expecting: digest, size: size)
@@ -232,13 +242,15 @@ public struct BlobStore: Sendable {
       writer.cancel()
       throw (error as? BlobstoreError) ?? .io(path: source, operation: "copy", errno: EIO)
     }
-    try writer.commit()
+    try writer.commit(batch: batch)
     return StoredBlob(digest: digest, size: size)
   }
 
   /// Hard-links an already verified file into place through a temp name, so the final
   /// rename stays atomic. Returns false when linking is impossible (another file system).
-  private func link(_ source: String, as digest: Digest) throws(BlobstoreError) -> Bool {
+  private func link(_ source: String, as digest: Digest, batch: BlobBatch?) throws(BlobstoreError)
+    -> Bool
+  {
     try FileIO.makeDirectory(ingestDirectory)
     try FileIO.makeDirectory("\(root)/blobs/\(digest.algorithm.rawValue)")
     let temp =
@@ -255,7 +267,12 @@ public struct BlobStore: Sendable {
     }
     // rename() between two links of one inode does nothing and leaves the temp name.
     FileIO.unlinkIfPresent(temp)
-    try FileIO.fsyncDirectory("\(root)/blobs/\(digest.algorithm.rawValue)")
+    let directory = "\(root)/blobs/\(digest.algorithm.rawValue)"
+    if let batch {
+      batch.noteRename(in: directory)
+    } else {
+      try FileIO.fsyncDirectory(directory)
+    }
     return true
   }
 }

@@ -13,7 +13,10 @@ import OCI
 ///
 /// Modelled on containerd's content writer. Bytes go to a private temp file under
 /// `<root>/.ingest/` while they are hashed; nothing becomes visible under `blobs/` until
-/// `commit()` has checked size and digest, fsynced the file and renamed it into place.
+/// `commit()` has checked size and digest, fdatasynced the file and renamed it into place.
+/// While the bytes arrive, each full MiB is handed to the kernel for writeback (see
+/// `Writeback`), so the commit's fdatasync has little left to wait for; the store's
+/// `pageCache` policy says whether written pages stay cached.
 /// Two writers for the same digest (two tasks or two processes) each have their own temp file,
 /// and the rename is atomic, so the last commit simply replaces identical content.
 ///
@@ -41,14 +44,19 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
   private var buffer: UnsafeMutableRawBufferPointer
   private var buffered = 0
   private var total: Int64 = 0
+  /// Bytes in the temp file (`total` minus what is still buffered).
+  private var fileEnd: Int64 = 0
+  private var writeback: Writeback
   private var closed = false
   /// A resumable ingest keeps its temp file when suspended or dropped, for the next run.
   private let keepsPartial: Bool
   /// Bytes found in the temp file when the writer was opened (0 for a fresh ingest).
   public let resumedFrom: Int64
 
-  init(expected: Digest, size: Int64, destination: String, tempPath: String) throws(BlobstoreError)
-  {
+  init(
+    expected: Digest, size: Int64, destination: String, tempPath: String,
+    pageCache: PageCachePolicy = .keep
+  ) throws(BlobstoreError) {
     self.expected = expected
     self.expectedSize = size
     self.destination = destination
@@ -58,6 +66,7 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
     self.buffer = .allocate(byteCount: ioBufferSize, alignment: 16)
     self.keepsPartial = false
     self.resumedFrom = 0
+    self.writeback = Writeback(policy: pageCache)
   }
 
   /// Opens (or creates) the deterministic temp file of a resumable ingest, locked with
@@ -65,7 +74,8 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
   /// holds it. The bytes already there are re-hashed (SHA-256 state cannot be stored), so the
   /// final check still covers every byte; a file longer than the blob starts over.
   init?(
-    resuming tempPath: String, expected: Digest, size: Int64, destination: String
+    resuming tempPath: String, expected: Digest, size: Int64, destination: String,
+    pageCache: PageCachePolicy = .keep
   ) throws(BlobstoreError) {
     self.expected = expected
     self.expectedSize = size
@@ -73,6 +83,7 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
     self.tempPath = tempPath
     self.blobDirectory = (destination as NSString).deletingLastPathComponent
     self.keepsPartial = true
+    self.writeback = Writeback(policy: pageCache)
     let fd = open(tempPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw .io(path: tempPath, operation: "open", errno: errno) }
     guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
@@ -102,7 +113,9 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
       offset = 0
     }
     total = offset
+    fileEnd = offset
     resumedFrom = offset
+    writeback.restart(from: offset)
   }
 
   deinit {
@@ -182,6 +195,8 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
       guard !closed else { throw .writerClosed(expected) }
       buffered = 0
       total = 0
+      fileEnd = 0
+      writeback.restart()
       hasher = SHA256Hasher()
       do throws(BlobstoreError) {
         try FileIO.truncate(fd, path: tempPath)
@@ -192,10 +207,15 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
     }
   }
 
-  /// Checks size and digest, makes the bytes durable and moves them into `blobs/`.
-  /// On a mismatch the temp file is removed and the error names expected and actual
-  /// digests and sizes. Committing content that is already present is harmless.
-  public func commit() throws(BlobstoreError) {
+  /// Checks size and digest, makes the bytes durable (fdatasync) and renames them into
+  /// `blobs/`. On a mismatch the temp file is removed and the error names expected and
+  /// actual digests and sizes. Committing content that is already present is harmless.
+  ///
+  /// Without `batch` the blob directory is fsynced too, so the blob is durably present when
+  /// this returns. With a batch that directory fsync is left to `batch.syncDirectories()`,
+  /// shared by every commit of the batch (see ``BlobBatch`` for why that is safe); the
+  /// bytes under the new name are durable either way.
+  public func commit(batch: BlobBatch? = nil) throws(BlobstoreError) {
     try locked { () throws(BlobstoreError) in
       guard !closed else { throw .writerClosed(expected) }
       do throws(BlobstoreError) {
@@ -205,7 +225,8 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
           throw BlobstoreError.digestMismatch(
             expected: expected, actual: actual, expectedSize: expectedSize, actualSize: total)
         }
-        try FileIO.fsync(fd, path: tempPath)
+        try FileIO.fdatasync(fd, path: tempPath)
+        writeback.finished(fd)
       } catch {
         abandonLocked()
         throw error
@@ -221,7 +242,11 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
         throw error
       }
       close(fd)
-      try FileIO.fsyncDirectory(blobDirectory)
+      if let batch {
+        batch.noteRename(in: blobDirectory)
+      } else {
+        try FileIO.fsyncDirectory(blobDirectory)
+      }
     }
   }
 
@@ -241,7 +266,9 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
   private func flushLocked() throws(BlobstoreError) {
     guard buffered > 0 else { return }
     try FileIO.writeAll(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<buffered]), path: tempPath)
+    fileEnd += Int64(buffered)
     buffered = 0
+    writeback.advance(fd, writtenTo: fileEnd)
   }
 
   private func abandonLocked() {

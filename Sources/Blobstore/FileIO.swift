@@ -64,6 +64,18 @@ enum FileIO {
     }
   }
 
+  /// Makes a file's bytes (and the size needed to read them back) durable, without the
+  /// timestamp update `fsync` also waits for. Enough for a blob: nothing reads its mtime.
+  static func fdatasync(_ fd: Int32, path: String) throws(BlobstoreError) {
+    #if os(Linux)
+      guard retryEINTR({ Glibc.fdatasync(fd) }) == 0 else {
+        throw .io(path: path, operation: "fdatasync", errno: errno)
+      }
+    #else
+      try fsync(fd, path: path)
+    #endif
+  }
+
   /// Makes a rename in `directory` durable.
   static func fsyncDirectory(_ directory: String) throws(BlobstoreError) {
     let fd = retryEINTR { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
@@ -138,7 +150,7 @@ enum FileIO {
     }
   }
 
-  /// Writes `bytes` to `path` atomically: a unique temp file beside it, fsync, rename,
+  /// Writes `bytes` to `path` atomically: a unique temp file beside it, fdatasync, rename,
   /// fsync the directory. Readers see the old or the new file, never half of one.
   static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String)
     throws(BlobstoreError)
@@ -149,7 +161,7 @@ enum FileIO {
       try bytes.withUnsafeBytes { raw in
         Result { () throws(BlobstoreError) in try writeAll(fd, raw, path: temp) }
       }.get()
-      try fsync(fd, path: temp)
+      try fdatasync(fd, path: temp)
     } catch {
       close(fd)
       unlinkIfPresent(temp)
