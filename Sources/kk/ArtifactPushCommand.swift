@@ -22,7 +22,11 @@ struct ArtifactPushCommand: AsyncParsableCommand {
       REGISTRY/calico/cni:v3.23.2); namespaceOverride replaces every path segment but the \
       last. Every index and manifest is pushed unchanged, so target digests equal the \
       artifact's. With -a the archive is streamed: nothing is unpacked. Exit 0 when every \
-      image is pushed, 1 on a failure (listed), 2 with --continue-on-error when some failed.
+      image is pushed, 1 on a failure (listed), 2 with --continue-on-error when some failed. \
+      For Harbor (type: harbor in spec.registry, or --registry-type harbor) the projects the \
+      images land in are created first through Harbor's API, public unless --harbor-private; \
+      the project is the first path segment of each target repository (library for a \
+      one-segment name).
       """)
 
   @OptionGroup var target: RegistryTargetOptions
@@ -48,6 +52,11 @@ struct ArtifactPushCommand: AsyncParsableCommand {
     name: .customLong("continue-on-error"), help: "Push the other images after a failure; exit 2.")
   var continueOnError = false
 
+  @Flag(
+    name: .customLong("harbor-private"),
+    help: "Create missing Harbor projects private (default: public, as KubeKey does).")
+  var harborPrivate = false
+
   func validate() throws {
     guard (artifact == nil) != (imagesDir == nil) else {
       throw ValidationError("give exactly one of -a/--artifact FILE and --images-dir DIR")
@@ -61,60 +70,134 @@ struct ArtifactPushCommand: AsyncParsableCommand {
     try await reportingFailures {
       let (config, client) = try target.client(threads: parallel)
       let log: @Sendable (String) -> Void = { print($0) }
-      let mapping: (Reference) throws -> Reference? = { try config.pushTarget(for: $0) }
+      let mapping = target.mapping(config)
+      let harbor = config.type == .harbor
       let report: PushReport
+      let plan: PushPlan
+      var projects: HarborProjectsReport?
       if let artifact {
+        if harbor || dryRun {
+          // Planning only (a few KiB of a SPEC-order archive): Harbor's projects must exist
+          // before the first blob goes out.
+          let planned = try await ImagePusher.pushArchive(
+            path: artifact, target: mapping, patterns: images, log: log,
+            makePusher: { _ in throw PushError.source("unreachable") }, dryRun: true
+          ).plan
+          if harbor { projects = try await ensureProjects(planned, client: client) }
+          if dryRun { return printDryRun(planned, projects) }
+        }
         let result = try await ImagePusher.pushArchive(
           path: artifact, target: mapping, patterns: images, log: log,
           makePusher: { plan in
             ImagePusher(
               client: client, plan: plan, parallel: parallel, continueOnError: continueOnError,
               log: log)
-          }, dryRun: dryRun)
-        guard let pushed = result.report else {
-          print(result.plan.mappingLines.joined(separator: "\n"))
-          return
-        }
-        report = pushed
+          })
+        guard let pushed = result.report else { return }
+        (plan, report) = (result.plan, pushed)
       } else {
         let store = try BlobStore.open(at: imagesDir ?? ".")
         let indexJSON = try readSmallFile(store.root + "/index.json")
         let outcome = try PushPlanner.plan(
           indexJSON: indexJSON, manifest: { try? store.readJSON($0) }, target: mapping,
           patterns: images)
-        guard case .complete(let plan) = outcome else {
+        guard case .complete(let complete) = outcome else {
           throw PushError.source("\(store.root): manifests are missing (run kk artifact verify)")
         }
-        if dryRun {
-          print(plan.mappingLines.joined(separator: "\n"))
-          return
-        }
+        plan = complete
+        if harbor { projects = try await ensureProjects(plan, client: client) }
+        if dryRun { return printDryRun(plan, projects) }
         let pusher = ImagePusher(
           client: client, plan: plan, parallel: parallel, continueOnError: continueOnError,
           log: log)
         report = await pusher.push(from: store)
       }
-      print(summary(report))
+      print(summary(report, projects: projects))
       if !report.succeeded {
         for failure in report.failed { Output.error("\(failure)") }
+        if !harbor {
+          for line in await explainMissingProjects(report, plan: plan, client: client) {
+            Output.error(line)
+          }
+        }
         failed = true
       }
     }
     if failed { throw continueOnError ? ExitCode(2) : ExitCode.failure }
   }
 
-  private func summary(_ report: PushReport) -> String {
-    [
-      "images      \(report.pushed.count) pushed, \(report.failed.count) failed",
-      "blobs       \(report.blobsUploaded) uploaded, \(report.blobsPresent) already present, \(report.blobsMounted) mounted"
-        + (report.secondPassBlobs > 0 ? " (\(report.secondPassBlobs) in a second pass)" : ""),
-      "manifests   \(report.manifestsPushed)",
-      "sent        \(Output.bytes(report.bytesSent)) (\(report.bytesSent) bytes)",
-      String(
-        format: "time        %.2f s (%@)", report.seconds,
-        Output.rate(report.bytesSent, seconds: report.seconds)),
-    ].joined(separator: "\n")
+  /// Creates the Harbor projects the plan's images land in (with `--dry-run`, only checks).
+  private func ensureProjects(_ plan: PushPlan, client: RegistryClient) async throws
+    -> HarborProjectsReport
+  {
+    let api = HarborProjects(
+      host: client.host, options: client.options, pool: TransferPool(threads: 1))
+    let wanted = HarborProjects.projects(for: plan.images.map(\.repository))
+    let report = try await api.ensure(wanted, public: !harborPrivate, dryRun: dryRun)
+    for project in report.created {
+      print("created Harbor project \(project) (\(harborPrivate ? "private" : "public"))")
+    }
+    for project in report.raced { print("Harbor project \(project) was created meanwhile") }
+    return report
   }
+
+  private func printDryRun(_ plan: PushPlan, _ projects: HarborProjectsReport?) {
+    print(plan.mappingLines.joined(separator: "\n"))
+    guard let projects else { return }
+    let visibility = harborPrivate ? "private" : "public"
+    print(
+      "projects    would create \(list(projects.wouldCreate)) (\(visibility)); existing \(list(projects.existing))"
+    )
+  }
+
+  /// A push refused with 401 into a project Harbor's API says is missing: Harbor answers
+  /// unknown projects with 401, which reads like a wrong password. Said once per project.
+  private func explainMissingProjects(
+    _ report: PushReport, plan: PushPlan, client: RegistryClient
+  ) async -> [String] {
+    let refused = report.failed.filter {
+      $0.reason.contains("401") || $0.reason.contains("unauthorized")
+    }
+    guard !refused.isEmpty else { return [] }
+    let targets = Dictionary(
+      plan.images.map { ($0.source.description, $0.repository) }
+    ) { first, _ in first }
+    let projects = HarborProjects.projects(for: refused.compactMap { targets[$0.image] })
+    let api = HarborProjects(
+      host: client.host, options: client.options, pool: TransferPool(threads: 1))
+    var lines: [String] = []
+    for project in projects {
+      guard (try? await api.listed(project)) == false else { continue }
+      lines.append(
+        "project \(project) does not exist on \(client.host) (Harbor answers 401 for unknown projects): create it, or set `type: harbor` in spec.registry so kk creates it"
+      )
+    }
+    return lines
+  }
+
+  private func summary(_ report: PushReport, projects: HarborProjectsReport?) -> String {
+    var lines: [String] = []
+    if let projects {
+      lines.append(
+        "projects    \(projects.created.count) created\(projects.created.isEmpty ? "" : " (\(projects.created.joined(separator: ", ")))"), \(projects.existing.count + projects.raced.count) existing"
+      )
+    }
+    return
+      (lines + [
+        "images      \(report.pushed.count) pushed, \(report.failed.count) failed",
+        "blobs       \(report.blobsUploaded) uploaded, \(report.blobsPresent) already present, \(report.blobsMounted) mounted"
+          + (report.secondPassBlobs > 0 ? " (\(report.secondPassBlobs) in a second pass)" : ""),
+        "manifests   \(report.manifestsPushed)",
+        "sent        \(Output.bytes(report.bytesSent)) (\(report.bytesSent) bytes)",
+        String(
+          format: "time        %.2f s (%@)", report.seconds,
+          Output.rate(report.bytesSent, seconds: report.seconds)),
+      ]).joined(separator: "\n")
+  }
+}
+
+private func list(_ names: [String]) -> String {
+  names.isEmpty ? "none" : names.joined(separator: ", ")
 }
 
 /// Reads a small file whole (the layout's index.json).
@@ -135,6 +218,11 @@ struct RegistryTargetOptions: ParsableArguments {
 
   @Option(name: .customLong("registry"), help: "Target HOST[:PORT][/PATH] (overrides -f).")
   var registry: String?
+
+  @Option(
+    name: .customLong("registry-type"),
+    help: "harbor or registry (overrides -f's spec.registry.type); harbor creates projects.")
+  var registryType: String?
 
   @Option(name: .customLong("dest-creds"), help: "USER:PASSWORD for the target registry.")
   var destCreds: String?
@@ -162,10 +250,28 @@ struct RegistryTargetOptions: ParsableArguments {
     return (target, RegistryClient(host: privateRegistry.host, options: options, pool: pool))
   }
 
+  /// Source reference → target: `pushTarget`, and for Harbor a one-segment repository
+  /// goes into `library`, the project it is created in.
+  func mapping(_ config: ClusterRegistryConfig) -> (Reference) throws -> Reference? {
+    let harbor = config.type == .harbor
+    return { reference in
+      let target = try config.pushTarget(for: reference)
+      return harbor ? target.map(HarborProjects.harborTarget) : target
+    }
+  }
+
   /// spec.registry from -f, with --registry replacing the private registry.
   private func targetConfig() throws -> ClusterRegistryConfig {
     var target = ClusterRegistryConfig()
     if let config { target = try ClusterRegistryConfig.load(path: config).config }
+    if let registryType {
+      switch registryType.lowercased() {
+      case "harbor": target.type = .harbor
+      case "registry", "docker-registry", "": target.type = .dockerRegistry
+      default:
+        throw ValidationError("--registry-type takes harbor or registry, not '\(registryType)'")
+      }
+    }
     if let registry {
       let trimmed = registry.hasSuffix("/") ? String(registry.dropLast()) : registry
       let parts = trimmed.split(separator: "/", maxSplits: 1).map(String.init)
@@ -212,7 +318,7 @@ extension ArtifactVerifyCommand {
     try await reportingFailures {
       let started = Date()
       let (config, client) = try target.client(threads: 4)
-      let mapping: (Reference) throws -> Reference? = { try config.pushTarget(for: $0) }
+      let mapping = target.mapping(config)
       let plan: PushPlan
       var isDirectory: ObjCBool = false
       if FileManager.default.fileExists(atPath: artifact, isDirectory: &isDirectory),
