@@ -49,6 +49,11 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible, Codable {
       throw fail("it contains whitespace, control or non-ASCII characters")
     }
 
+    if let scheme = input.range(of: "://") {
+      throw fail(
+        "'\(input[..<scheme.lowerBound])://' is a URL scheme; an image name has none: write "
+          + "\(input[scheme.upperBound...])")
+    }
     guard !Reference.isHexIdentifier(Substring(input)) else {
       throw fail(
         "a bare 64-character hex string is an image ID, not a name; write name@sha256:<hex>")

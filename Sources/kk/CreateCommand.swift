@@ -62,6 +62,9 @@ struct CreateManifestCommand: AsyncParsableCommand {
   func run() async throws {
     try await reportingFailures {
       let environment = ProcessInfo.processInfo.environment
+      let path = file ?? "manifest-\(name).yaml"
+      // Before reading a cluster: an existing output is the user's to decide about first.
+      try CreatedManifest.checkWritable(path, force: force)
       let created: CreatedManifest
       if let versions = withKubernetes {
         var arches: [Arch] = []
@@ -90,7 +93,6 @@ struct CreateManifestCommand: AsyncParsableCommand {
         created = ManifestCreator.fromCluster(ClusterInventory(nodes: nodes), name: name)
         print("read \(nodes.count) nodes from \(connection.server) (context \(connection.context))")
       }
-      let path = file ?? "manifest-\(name).yaml"
       try created.write(to: path, force: force)
       for warning in created.warnings { Output.warning(warning) }
       let manifest = created.manifest

@@ -11,7 +11,7 @@ struct KK: AsyncParsableCommand {
       images into a private registry. Exit codes: 0 success, 1 failure, 2 partial success, \
       64 usage error.
       """,
-    version: KKVersion.current,
+    version: KKVersion.line,
     subcommands: [
       VersionCommand.self,
       ArtifactCommand.self,
@@ -20,4 +20,9 @@ struct KK: AsyncParsableCommand {
       ImageCommand.self,
     ]
   )
+}
+
+extension KKVersion {
+  /// What `kk --version` prints: the same line as `kk version`, so scripts can parse either.
+  static let line = "kk \(current) (artifact format \(artifactFormat))"
 }

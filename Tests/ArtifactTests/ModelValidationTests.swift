@@ -72,8 +72,7 @@ import Testing
     }
     #expect(
       error?.description
-        == "/nonexistent/manifest.yaml: cannot open the file; check the path and its "
-        + "permissions")
+        == "/nonexistent/manifest.yaml: no such file; check the path")
   }
 
   @Test func strictTurnsUnknownFieldsIntoErrors() throws {

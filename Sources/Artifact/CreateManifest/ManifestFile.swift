@@ -5,11 +5,20 @@ import Foundation
 #endif
 
 extension CreatedManifest {
+  /// Fails early when `path` exists and `force` is off, so that `kk create manifest` says so
+  /// before it contacts a cluster (``write(to:force:)`` checks again, atomically).
+  public static func checkWritable(_ path: String, force: Bool) throws(CreateManifestError) {
+    var info = stat()
+    if !force, lstat(path, &info) == 0 { throw .exists(path: path) }
+  }
+
   /// Writes ``yaml`` to `path`, refusing to replace an existing file unless `force`.
   ///
-  /// Without `force` the file is created with `O_EXCL`, so a file that appears between a
-  /// check and the write is not clobbered either. The text is parsed back with the model
-  /// first: a manifest that `kk artifact export` would reject is never written.
+  /// The text goes to a temporary file beside `path` first and only a complete file takes
+  /// the name: without `force` by `link(2)`, which fails if a file appeared meanwhile (never
+  /// clobbered), with `force` by `rename(2)`. A full disk or a cut write therefore leaves
+  /// neither a half-written manifest nor a truncated old one. The text is parsed back with
+  /// the model first: a manifest that `kk artifact export` would reject is never written.
   public func write(to path: String, force: Bool) throws(CreateManifestError) {
     let text = yaml
     do {
@@ -17,23 +26,47 @@ extension CreatedManifest {
     } catch {
       throw .notRoundTrip(path: path, reason: error.description)
     }
-    let flags = O_WRONLY | O_CREAT | O_TRUNC | (force ? 0 : O_EXCL)
-    let fd = Glibc.open(path, flags, 0o644)
+    try Self.checkWritable(path, force: force)
+    let temporary = "\(path).kk-tmp-\(getpid())"
+    let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, 0o644)
     guard fd >= 0 else {
-      let code = errno
-      if code == EEXIST { throw .exists(path: path) }
-      throw .write(path: path, reason: String(cString: strerror(code)))
+      throw .write(path: path, reason: String(cString: strerror(errno)))
     }
-    defer { Glibc.close(fd) }
-    let bytes = Array(text.utf8)
+    var keepTemporary = false
+    defer { if !keepTemporary { unlink(temporary) } }
+    let written = Self.writeAll(fd: fd, bytes: Array(text.utf8))
+    Glibc.close(fd)
+    if let reason = written { throw .write(path: path, reason: reason) }
+    if force {
+      guard rename(temporary, path) == 0 else {
+        throw .write(path: path, reason: String(cString: strerror(errno)))
+      }
+      keepTemporary = true
+    } else {
+      if link(temporary, path) != 0 {
+        let code = errno
+        if code == EEXIST { throw .exists(path: path) }
+        // A file system without hard links (vfat, some FUSE mounts): check, then rename.
+        try Self.checkWritable(path, force: false)
+        guard rename(temporary, path) == 0 else {
+          throw .write(path: path, reason: String(cString: strerror(errno)))
+        }
+        keepTemporary = true
+      }
+    }
+  }
+
+  /// Writes every byte and syncs; the `strerror` text of the failure, or nil.
+  private static func writeAll(fd: Int32, bytes: [UInt8]) -> String? {
     var offset = 0
     while offset < bytes.count {
       let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
       if n < 0 {
         if errno == EINTR { continue }
-        throw .write(path: path, reason: String(cString: strerror(errno)))
+        return String(cString: strerror(errno))
       }
       offset += n
     }
+    return fsync(fd) == 0 ? nil : String(cString: strerror(errno))
   }
 }

@@ -55,8 +55,11 @@ public struct ModelError: Error, Sendable, CustomStringConvertible {
   /// Only the problems that make the file unusable.
   public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
 
+  /// The errors first (file order), then the warnings: printed after `kk: error:`, the
+  /// first line must be an error, not a `warning:` that reads as the reason for failing.
   public var description: String {
-    diagnostics.map(\.description).joined(separator: "\n")
+    (errors + diagnostics.filter { $0.severity == .warning }).map(\.description)
+      .joined(separator: "\n")
   }
 }
 

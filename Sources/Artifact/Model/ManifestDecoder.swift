@@ -74,34 +74,6 @@ extension KubeKeyManifest {
   }
 }
 
-/// Reads a small YAML file; a manifest or cluster config is never large, so a cap protects
-/// against pointing the tool at an ISO by mistake.
-func readModelFile(_ path: String) throws(ModelError) -> String {
-  let limit = 16 << 20
-  func fail(_ message: String) -> ModelError {
-    ModelError(diagnostics: [
-      Diagnostic(severity: .error, file: path, line: nil, column: nil, message: message)
-    ])
-  }
-  guard let handle = FileHandle(forReadingAtPath: path) else {
-    throw fail("cannot open the file; check the path and its permissions")
-  }
-  defer { try? handle.close() }
-  let data: Data
-  do {
-    data = try handle.read(upToCount: limit + 1) ?? Data()
-  } catch {
-    throw fail("cannot read the file: \(error.localizedDescription)")
-  }
-  guard data.count <= limit else {
-    throw fail("the file is larger than 16 MiB; is this really a YAML file?")
-  }
-  guard let text = String(data: data, encoding: .utf8) else {
-    throw fail("the file is not UTF-8 text")
-  }
-  return text
-}
-
 /// Decodes `spec`, field by field, recording problems in `reader`.
 private struct SpecDecoder {
   var reader: NodeReader
