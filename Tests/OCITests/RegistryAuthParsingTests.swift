@@ -147,10 +147,9 @@ struct RegistryAuthParsingTests {
 
   @Test func errorMessagesSayWhatToDo() throws {
     let unauthorized = RegistryError.unauthorized(host: "reg.local", repository: "a/b", detail: nil)
-    #expect(
-      unauthorized.description.contains("check the credentials for reg.local in config-sample.yaml")
-    )
+    #expect(unauthorized.description.contains("check the credentials for reg.local"))
     #expect(unauthorized.description.contains("~/.docker/config.json"))
+    #expect(!unauthorized.description.contains("config-sample.yaml"))
     let unknown = RegistryError.manifestUnknown(
       host: "reg.local", repository: "a/b", reference: "v1")
     #expect(unknown.description.hasPrefix("manifest unknown: a/b:v1 does not exist on reg.local"))
@@ -161,5 +160,39 @@ struct RegistryAuthParsingTests {
       Array(#"{"errors":[{"code":"DENIED","message":"no","detail":{}}]}"#.utf8))
     #expect(entries == [RegistryErrorEntry(code: "DENIED", message: "no")])
     #expect(RegistryErrorEntry.parse(Array("<html>".utf8)).isEmpty)
+  }
+
+  /// A 401 names the credentials kk actually used: the file and field they came from, an auth
+  /// file found on the way, or that none were sent.
+  @Test func unauthorizedAdviceNamesTheCredentialsSource() throws {
+    let none = RegistryOptions()
+    #expect(
+      none.credentialsAdvice(host: "reg.local").contains("kk sent no credentials for reg.local"))
+
+    let entry = RegistryAuthEntry(username: "kk", password: "x")
+    let fromConfig = try RegistryOptions(
+      entry: entry, source: "my-cluster.yaml (spec.registry.auths)")
+    #expect(
+      fromConfig.credentialsAdvice(host: "reg.local")
+        == "check the user name and password for reg.local in my-cluster.yaml (spec.registry.auths)"
+    )
+
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "kk-auth-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let file = dir.appendingPathComponent("auth.json").path
+    let auth = Data("kk:secret".utf8).base64EncodedString()
+    try Data(#"{"auths":{"reg.local:5000":{"auth":"\#(auth)"}}}"#.utf8).write(
+      to: URL(fileURLWithPath: file))
+    var fromFile = RegistryOptions()
+    try fromFile.resolveCredentials(
+      for: "reg.local:5000", environment: ["REGISTRY_AUTH_FILE": file])
+    #expect(fromFile.credentials == RegistryCredentials(username: "kk", password: "secret"))
+    #expect(fromFile.credentialsAdvice(host: "reg.local:5000").hasSuffix("in \(file)"))
+    let error = RegistryError.unauthorized(
+      host: "reg.local:5000", repository: "a/b", detail: nil,
+      advice: fromFile.credentialsAdvice(host: "reg.local:5000"))
+    #expect(error.description.contains(file))
   }
 }

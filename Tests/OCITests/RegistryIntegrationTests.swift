@@ -166,12 +166,13 @@ struct RegistryIntegrationTests {
         _ = try await wrong.manifest(repository: image.repository, reference: image.tag)
         Issue.record("wrong password was accepted")
       } catch {
-        guard case .unauthorized(let host, _, _) = error else {
+        guard case .unauthorized(let host, _, _, _) = error else {
           Issue.record("expected unauthorized, got \(error)")
           return
         }
         #expect(host == registry.host)
-        #expect(error.description.contains("check the credentials for \(registry.host)"))
+        #expect(
+          error.description.contains("check the user name and password given for \(registry.host)"))
       }
 
       do throws(RegistryError) {

@@ -134,7 +134,8 @@ extension RegistryClient {
     if challenges.contains(where: { $0.scheme == "basic" }) {
       guard options.credentials != nil else {
         throw .unauthorized(
-          host: host, repository: repository, detail: "the registry needs a user name and password")
+          host: host, repository: repository, detail: "the registry needs a user name and password",
+          advice: options.credentialsAdvice(host: host))
       }
       auth.withLock { $0.basic = true }
       return
@@ -182,7 +183,9 @@ extension RegistryClient {
         RegistryErrorEntry.parse(response.body).first?.message
         ?? "token service \(url) answered \(response.status)"
       if response.status == 401 || response.status == 403 {
-        throw .unauthorized(host: host, repository: nil, detail: detail)
+        throw .unauthorized(
+          host: host, repository: nil, detail: detail,
+          advice: options.credentialsAdvice(host: host))
       }
       throw .invalidResponse(host: host, detail: detail)
     }

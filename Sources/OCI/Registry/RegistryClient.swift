@@ -120,7 +120,9 @@ public final class RegistryClient: Sendable {
         continue
       case 401:
         let detail = RegistryErrorEntry.parse(response.body).first?.message
-        throw .unauthorized(host: host, repository: call.repository, detail: detail)
+        throw .unauthorized(
+          host: host, repository: call.repository, detail: detail,
+          advice: options.credentialsAdvice(host: host))
       case 301, 302, 303, 307, 308:
         guard let location = response.headers["Location"], redirects < 10 else { return response }
         redirects += 1
@@ -188,7 +190,9 @@ public final class RegistryClient: Sendable {
     let codes = Set(errors.map(\.code))
     switch response.status {
     case 401:
-      return .unauthorized(host: host, repository: repository, detail: errors.first?.message)
+      return .unauthorized(
+        host: host, repository: repository, detail: errors.first?.message,
+        advice: options.credentialsAdvice(host: host))
     case 403 where codes.isEmpty || codes.contains("DENIED"):
       return .denied(host: host, repository: repository, detail: errors.first?.message)
     case 404 where codes.contains("NAME_UNKNOWN"):

@@ -16,8 +16,9 @@ public struct RegistryErrorEntry: Sendable, Equatable, Decodable {
 /// One enum for the whole client so callers (`kk image copy`, the artifact push) can tell a
 /// wrong password from a missing tag from a broken network without parsing messages.
 public enum RegistryError: Error, Sendable, CustomStringConvertible {
-  /// 401 after trying the credentials we have (or having none).
-  case unauthorized(host: String, repository: String?, detail: String?)
+  /// 401 after trying the credentials we have (or having none). `advice` says which
+  /// credentials to check (the client fills it from its options).
+  case unauthorized(host: String, repository: String?, detail: String?, advice: String? = nil)
   /// 403: authenticated, but not allowed (no push right, or a Harbor project missing).
   case denied(host: String, repository: String, detail: String?)
   /// The tag or digest does not exist in the repository.
@@ -50,11 +51,13 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .unauthorized(let host, let repository, let detail):
+    case .unauthorized(let host, let repository, let detail, let advice):
       let what = repository.map { " to \($0)" } ?? ""
-      return "unauthorized: access\(what) on \(host) was refused\(Self.suffix(detail)); "
-        + "check the credentials for \(host) in config-sample.yaml (registry.auths) or "
-        + "~/.docker/config.json, or pass --src-creds/--dest-creds USER:PASSWORD"
+      let advice =
+        advice
+        ?? "check the credentials for \(host) (registry.auths of the file you passed, or "
+        + "~/.docker/config.json)"
+      return "unauthorized: access\(what) on \(host) was refused\(Self.suffix(detail)); \(advice)"
     case .denied(let host, let repository, let detail):
       return
         "denied: \(host) refused access to \(repository)\(Self.suffix(detail)); the account needs "

@@ -89,6 +89,9 @@ public struct RegistryOptions: Sendable {
   }
 
   public var credentials: RegistryCredentials?
+  /// Where `credentials` came from (`"cluster.yaml (spec.registry.auths)"`, `"--dest-creds"`,
+  /// an auth file's path): a 401 names it, so the user fixes the file kk actually read.
+  public var credentialsSource: String?
   public var tls: TLSOptions
   public var scheme: Scheme
   public var retry: RetryPolicy
@@ -113,10 +116,12 @@ public struct RegistryOptions: Sendable {
 
   /// Options from a KubeKey auth entry. `plainHTTP: true` implies skipping verification,
   /// as in KubeKey.
-  public init(entry: RegistryAuthEntry) throws(RegistryError) {
+  /// `source` names the file and field the entry was read from, for error messages.
+  public init(entry: RegistryAuthEntry, source: String? = nil) throws(RegistryError) {
     self.init()
     if let user = entry.username, !user.isEmpty {
       credentials = RegistryCredentials(username: user, password: entry.password ?? "")
+      credentialsSource = source
     }
     if entry.plainHTTP == true {
       scheme = .http
@@ -168,7 +173,27 @@ public struct RegistryOptions: Sendable {
     for host: String, environment: [String: String] = ProcessInfo.processInfo.environment
   ) throws(RegistryError) {
     guard credentials == nil else { return }
-    credentials = try CredentialFiles.lookup(host: host, environment: environment)
+    for path in CredentialFiles.paths(environment: environment) {
+      guard let data = FileManager.default.contents(atPath: path) else { continue }
+      if let found = try CredentialFiles.lookup(host: host, in: Array(data), path: path) {
+        credentials = found
+        credentialsSource = path
+        return
+      }
+    }
+  }
+
+  /// What a 401 should tell the user to check, given what was sent and where it came from.
+  func credentialsAdvice(host: String) -> String {
+    guard credentials != nil else {
+      return "kk sent no credentials for \(host): add username and password for \(host) under "
+        + "registry.auths of the manifest or cluster config you pass, run `docker login \(host)` "
+        + "(~/.docker/config.json), or pass them with the command's --*-creds flag"
+    }
+    guard let credentialsSource else {
+      return "check the user name and password given for \(host)"
+    }
+    return "check the user name and password for \(host) in \(credentialsSource)"
   }
 }
 
