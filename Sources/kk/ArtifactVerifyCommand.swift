@@ -11,7 +11,9 @@ struct ArtifactVerifyCommand: AsyncParsableCommand {
     discussion: """
       PATH is an OCI layout directory or a tar of one (plain, gzip or zstd, recognised by its \
       magic bytes). An archive is read in one streaming pass; nothing is unpacked. Exit 0 when \
-      every blob is present and intact, 1 naming every bad blob otherwise.
+      every blob is present and intact, 1 naming every bad blob otherwise. With --remote, checks \
+      instead that every manifest of the artifact is in the target registry (-f or --registry, \
+      names mapped as `kk artifact images push` maps them), asking with HEAD only.
       """)
 
   @Option(

@@ -47,7 +47,8 @@ public struct ArtifactInspection: Sendable, Codable, Equatable {
   public var files: [File]
   /// Distinct blobs referenced from `index.json`.
   public var blobCount: Int
-  /// Sum of every image's and file's size: what the bundle would weigh without deduplication.
+  /// Sum of every entry's blob bytes (an image's ``Image/size``; a file's bytes plus its
+  /// artifact manifest and config): what the bundle would weigh without deduplication.
   public var totalBytes: Int64
   /// Sum of distinct blob sizes: what is actually stored.
   public var uniqueBytes: Int64
@@ -97,11 +98,15 @@ extension ArtifactInspection {
     var images: [Image] = []
     var files: [File] = []
     var everything = Set<Digest>()
+    // Every entry's blobs, files included with their artifact manifest and empty config:
+    // the same blobs `uniqueBytes` counts once, so `totalBytes >= uniqueBytes` always holds.
+    var perEntryBytes: Int64 = 0
     for (number, entry) in walk.entries.enumerated() {
       guard let digest = entry.digest else { continue }
       let blobs = closure(of: digest)
       everything.formUnion(blobs)
       let size = blobs.reduce(Int64(0)) { $0 + (sizes[$1] ?? 0) }
+      perEntryBytes += size
       if let path = entry.annotations[AnnotationKey.path] {
         let payload = (children[digest] ?? []).first { $0.mediaType != MediaType.ociEmpty }
         files.append(
@@ -123,7 +128,7 @@ extension ArtifactInspection {
     self.init(
       source: source, topDigest: SHA256Hasher.digest(indexJSON).description, images: images,
       files: files, blobCount: everything.count,
-      totalBytes: images.reduce(0) { $0 + $1.size } + files.reduce(0) { $0 + $1.size },
+      totalBytes: perEntryBytes,
       uniqueBytes: everything.reduce(0) { $0 + (sizes[$1] ?? 0) })
   }
 }

@@ -1,0 +1,55 @@
+import Foundation
+import OCI
+import Testing
+
+@testable import Artifact
+
+/// `kk artifact inspect` totals (QA, session 2): an artifact with a file entry reported
+/// `totalBytes` below `uniqueBytes` (the file's artifact manifest and empty config were stored
+/// but not counted per entry), so "saved by deduplication" came out negative.
+@Suite struct QA2InspectTotalsTests {
+  static func json(_ object: Any) throws -> [UInt8] {
+    Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+  }
+
+  @Test func totalNeverBelowUnique() throws {
+    let payload = [UInt8](repeating: 7, count: 256)
+    let empty = Array("{}".utf8)
+    let payloadDigest = SHA256Hasher.digest(payload)
+    let emptyDigest = SHA256Hasher.digest(empty)
+    let manifest = try Self.json([
+      "schemaVersion": 2, "mediaType": MediaType.ociManifest,
+      "artifactType": "application/vnd.kubekey.manifest.v1",
+      "config": ["mediaType": MediaType.ociEmpty, "digest": emptyDigest.description, "size": 2],
+      "layers": [
+        [
+          "mediaType": "application/yaml", "digest": payloadDigest.description,
+          "size": payload.count,
+        ]
+      ],
+    ])
+    let manifestDigest = SHA256Hasher.digest(manifest)
+    let index = try Self.json([
+      "schemaVersion": 2, "mediaType": MediaType.ociIndex,
+      "manifests": [
+        [
+          "mediaType": MediaType.ociManifest, "digest": manifestDigest.description,
+          "size": manifest.count,
+          "annotations": [
+            AnnotationKey.artifactKind: "manifest", AnnotationKey.path: "manifest.yaml",
+          ],
+        ]
+      ],
+    ])
+    let blobs: [Digest: [UInt8]] = [manifestDigest: manifest, emptyDigest: empty]
+    let inspection = try ArtifactInspection(source: "t", indexJSON: index) { blobs[$0] }
+    #expect(inspection.files.count == 1)
+    #expect(inspection.files.first?.size == 256)  // the file's own bytes
+    #expect(inspection.files.first?.digest == payloadDigest.description)
+    #expect(inspection.blobCount == 3)
+    let stored = Int64(manifest.count + 2 + 256)
+    #expect(inspection.uniqueBytes == stored)
+    #expect(inspection.totalBytes == stored)
+    #expect(inspection.totalBytes >= inspection.uniqueBytes)
+  }
+}
