@@ -123,4 +123,61 @@ import Testing
       await #expect(throws: HarborError.self) { _ = try await api.ensure(["calico"], public: true) }
     }
   }
+
+  /// The stand-in's `/v2` proxy, driven by curl: a chunked and a Content-Length blob upload
+  /// through it land in the registry intact, and upload `Location`s point at the stand-in.
+  @Test func standInProxiesChunkedAndSizedUploads() async throws {
+    try await withTestHarbor(tls: true) { harbor in
+      let scratch = try TemporaryDirectory(prefix: "kk-harbor-proxy")
+      defer { scratch.remove() }
+      let ca = harbor.caCertPath ?? ""
+      func curl(_ args: [String]) async throws -> (status: Int, location: String) {
+        let out = try await ProcessRunner.checked(
+          "curl",
+          ["-sS", "--cacert", ca, "-o", "/dev/null", "-w", "%{http_code} %header{location}"] + args)
+        let parts = out.stdout.split(separator: " ", maxSplits: 1).map(String.init)
+        return (Int(parts.first ?? "") ?? 0, parts.count > 1 ? parts[1] : "")
+      }
+      let token = try await HTTPProbe.fetch(
+        harbor.baseURL
+          + "/service/token?service=\(TestHarbor.service)&scope=repository:library/blobs:pull,push",
+        caCert: ca, basic: TestHarbor.admin)
+      struct Reply: Decodable { var token: String }
+      let bearer = try JSONDecoder().decode(Reply.self, from: Data(token.body.utf8)).token
+      let auth = ["-H", "Authorization: Bearer \(bearer)"]
+      for (index, chunked) in [true, false].enumerated() {
+        var bytes = [UInt8](repeating: 0, count: 3 << 20)
+        for i in stride(from: 0, to: bytes.count, by: 4096) {
+          bytes[i] = UInt8((i / 4096 + index) & 0xFF)
+        }
+        let file = scratch.path + "/blob-\(index)"
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        let digest = SHA256Hasher.digest(bytes)
+        let start = try await curl(
+          ["-X", "POST"] + auth + [harbor.baseURL + "/v2/library/blobs/blobs/uploads/"])
+        #expect(start.status == 202)
+        #expect(
+          start.location.hasPrefix(harbor.baseURL + "/v2/library/blobs/blobs/uploads/"), "\(start)")
+        let put = try await curl(
+          ["-X", "PUT", "-T", file, "-H", "Content-Type: application/octet-stream"] + auth
+            + (chunked ? ["-H", "Transfer-Encoding: chunked"] : [])
+            + [start.location + "&digest=\(digest)"])
+        #expect(put.status == 201, "chunked: \(chunked)\n\(harbor.logTail())")
+        let back = scratch.path + "/back-\(index)"
+        let get = try await ProcessRunner.checked(
+          "curl",
+          ["-sS", "--cacert", ca, "-L", "-o", back, "-w", "%{http_code}"] + auth
+            + [harbor.baseURL + "/v2/library/blobs/blobs/\(digest)"])
+        #expect(get.stdout == "200")
+        let fetched = [UInt8](try Data(contentsOf: URL(fileURLWithPath: back)))
+        #expect(SHA256Hasher.digest(fetched) == digest)
+      }
+      let log = try String(contentsOfFile: harbor.logPath, encoding: .utf8)
+      for chunked in ["true", "false"] {
+        #expect(
+          log.contains(#""bytes": 3145728, "chunked": \#(chunked), "proxy": "PUT", "status": 201"#),
+          "\(log)")
+      }
+    }
+  }
 }

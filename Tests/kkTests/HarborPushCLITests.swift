@@ -27,9 +27,19 @@ import Testing
             "\(harbor.host)":
               username: \(TestHarbor.admin.username)
               password: \(TestHarbor.admin.password)
-              plainHTTP: true
 
       """
+    // Over TLS the test CA goes in a certs.d-style directory, as KubeKey's certsPath.
+    if let ca = harbor.caCertPath {
+      let certs = dir + "/certs.d"
+      try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
+      if !FileManager.default.fileExists(atPath: certs + "/ca.crt") {
+        try FileManager.default.copyItem(atPath: ca, toPath: certs + "/ca.crt")
+      }
+      yaml += "        certsPath: \(certs)\n"
+    } else {
+      yaml += "        plainHTTP: true\n"
+    }
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)
     return path
   }
@@ -105,7 +115,8 @@ import Testing
     let scratch = try TemporaryDirectory(prefix: "kk-harbor-cli")
     defer { scratch.remove() }
     let (images, archive) = try await Self.artifact(in: scratch.path)
-    try await withTestHarbor { harbor in
+    // Over HTTPS: the API calls, the token realm and the proxied push all verify the test CA.
+    try await withTestHarbor(tls: true) { harbor in
       let plain = try Self.config(harbor, dir: scratch.path, type: nil)
       let refused = try await KKBinary.run(
         ["artifact", "images", "push", "-f", plain, "-a", archive])
@@ -120,8 +131,8 @@ import Testing
       let flagged = try await KKBinary.run(
         [
           "artifact", "images", "push", "--registry", harbor.host, "--registry-type", "harbor",
-          "--dest-creds", TestHarbor.admin.colonSeparated, "--dest-tls-verify=false",
-          "-a", archive,
+          "--dest-creds", TestHarbor.admin.colonSeparated, "--dest-cert-dir",
+          scratch.path + "/certs.d", "-a", archive,
         ])
       #expect(flagged.exitCode == 0, "\(flagged)")
       #expect(flagged.stdout.contains("projects    1 created (kk-test)"), "\(flagged.stdout)")
