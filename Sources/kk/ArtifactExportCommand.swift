@@ -109,7 +109,13 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       } else {
         directory = cacheDir ?? ExportCache.defaultDirectory()
       }
-      defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
+      // Ctrl-C or a TERM mid-export must not leave the throw-away cache (up to the size of
+      // the artifact) or a half-written NAME.partial behind.
+      let cleanup = InterruptCleanup(paths: [temporary, output + ".partial"].compactMap { $0 })
+      defer {
+        cleanup.disarm()
+        if let temporary { try? FileManager.default.removeItem(atPath: temporary) }
+      }
       let cache = try ExportCache.open(at: directory)
       let exporter = ArtifactExporter(
         manifest: parsed.manifest, cache: cache,
@@ -145,6 +151,42 @@ struct ArtifactExportCommand: AsyncParsableCommand {
     }
     lines.append("verified    \(summary.verified ? "yes" : "skipped")")
     return lines.joined(separator: "\n")
+  }
+}
+
+/// Removes paths when the process gets SIGINT, SIGTERM or SIGHUP, then dies by that signal
+/// (so the shell sees the usual 128+N status). Without it an interrupted `--no-cache` export
+/// left `.kk-export-<pid>` (a whole cache) beside the output.
+final class InterruptCleanup: @unchecked Sendable {
+  private static let signals = [SIGINT, SIGTERM, SIGHUP]
+  private var sources: [DispatchSourceSignal] = []
+
+  init(paths: [String]) {
+    // A parent (a test runner, a service manager) may hand us these signals blocked; then
+    // they would stay pending and Ctrl-C would do nothing.
+    var unblock = sigset_t()
+    sigemptyset(&unblock)
+    for number in Self.signals { sigaddset(&unblock, number) }
+    pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+    for number in Self.signals {
+      // Dispatch sees the signal only when its default action (terminate) is off.
+      signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+      source.setEventHandler {
+        for path in paths { try? FileManager.default.removeItem(atPath: path) }
+        signal(number, SIG_DFL)
+        kill(getpid(), number)
+      }
+      source.resume()
+      sources.append(source)
+    }
+  }
+
+  /// Back to the default actions (the export is over; its own cleanup ran).
+  func disarm() {
+    for source in sources { source.cancel() }
+    sources = []
+    for number in Self.signals { signal(number, SIG_DFL) }
   }
 }
 

@@ -15,6 +15,22 @@ struct CacheOptions: ParsableArguments {
   var cacheDir: String?
 
   var directory: String { cacheDir ?? ExportCache.defaultDirectory() }
+
+  /// What `kk cache` suggests when DIR is not a cache (there is no --no-cache here).
+  static let remedy =
+    "pass --cache-dir with the directory an export used (default $XDG_CACHE_HOME/kk or ~/.cache/kk)"
+
+  /// The cache directory, or nil when nothing is there; a file in its place is an error.
+  func existingDirectory() throws(ExportError) -> String? {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+      return nil
+    }
+    guard isDirectory.boolValue else {
+      throw .invalidInput("the cache \(directory) is a file, not a directory; \(Self.remedy)")
+    }
+    return directory
+  }
 }
 
 /// `kk cache info`: where the cache is and what it holds.
@@ -27,6 +43,7 @@ struct CacheInfoCommand: AsyncParsableCommand {
   func run() async throws {
     try await reportingFailures {
       let directory = cache.directory
+      _ = try cache.existingDirectory()
       let blobs = directory + "/blobs/sha256"
       var count = 0
       var bytes: Int64 = 0
@@ -63,12 +80,12 @@ struct CachePruneCommand: AsyncParsableCommand {
 
   func run() async throws {
     try await reportingFailures {
-      let directory = cache.directory
-      guard FileManager.default.fileExists(atPath: directory) else {
-        print("cache \(directory) does not exist; nothing to prune")
+      guard let directory = try cache.existingDirectory() else {
+        print("cache \(cache.directory) does not exist; nothing to prune")
         return
       }
-      let report = try ExportCache.open(at: directory).prune(olderThanDays: olderThan)
+      let report = try ExportCache.open(at: directory, remedy: CacheOptions.remedy).prune(
+        olderThanDays: olderThan)
       print(
         "removed \(report.removedBlobs) blobs and \(report.removedTempFiles) temp files, "
           + "freed \(Output.bytes(report.freedBytes))")

@@ -237,6 +237,16 @@ import Testing
       #expect(skipped.exitCode == 0, "\(skipped)")
       #expect(skipped.stderr.contains("warning"))
       #expect(((try Self.summary(skipped))["filteredImages"] as? [String])?.count == 10)
+      // ...but an export left with no image and no file is an error, not an empty artifact.
+      let empty = setup.dir.path + "/empty.tar.gz"
+      let nothing = try await KKBinary.run([
+        "artifact", "export", "-m", try setup.manifest(arches: "[s390x]"), "-o", empty,
+        "--cache-dir", cache, "--skip-missing-platforms",
+      ])
+      #expect(nothing.exitCode == 1, "\(nothing)")
+      #expect(nothing.stderr.contains("nothing to export"), "\(nothing.stderr)")
+      #expect(nothing.stderr.contains("linux/s390x"), "\(nothing.stderr)")
+      #expect(!FileManager.default.fileExists(atPath: empty))
     }
   }
 

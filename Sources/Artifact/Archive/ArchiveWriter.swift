@@ -92,9 +92,13 @@ public final class ArchiveWriter {
   }
 
   /// Adds an entry with the bytes of the regular file at `file`.
-  public func addFile(name: String, path file: String, hint: EntryCompressibility = .auto)
-    throws(ArchiveError)
-  {
+  ///
+  /// - Parameter observe: sees every byte read from the file, in order, before it is written
+  ///   (the packer checks each blob's digest this way without reading it twice).
+  public func addFile(
+    name: String, path file: String, hint: EntryCompressibility = .auto,
+    observe: ((UnsafeRawBufferPointer) -> Void)? = nil
+  ) throws(ArchiveError) {
     let fd = open(file, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw .io(path: file, operation: "open for reading", errno: errno) }
     defer { close(fd) }
@@ -106,7 +110,10 @@ public final class ArchiveWriter {
     try add(name: name, size: Int64(info.st_size), hint: hint) { buffer throws(ArchiveError) in
       while true {
         let n = read(fd, buffer.baseAddress, buffer.count)
-        if n >= 0 { return n }
+        if n >= 0 {
+          if n > 0 { observe?(UnsafeRawBufferPointer(rebasing: buffer[..<n])) }
+          return n
+        }
         if errno != EINTR { throw .io(path: file, operation: "read", errno: errno) }
       }
     }

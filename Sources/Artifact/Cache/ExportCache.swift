@@ -28,21 +28,32 @@ public struct ExportCache: Sendable {
     return home + "/.cache/kk"
   }
 
+  /// What an export suggests when the cache cannot be used.
+  public static let exportRemedy = "pass --cache-dir DIR (a writable directory) or --no-cache"
+
   /// Opens the cache at `directory`, creating it when missing.
-  public static func open(at directory: String) throws(ExportError) -> ExportCache {
+  ///
+  /// - Parameter remedy: the way out the error suggests; `kk cache` has no `--no-cache`.
+  public static func open(at directory: String, remedy: String = exportRemedy)
+    throws(ExportError) -> ExportCache
+  {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+      !isDirectory.boolValue
+    {
+      throw .store("the cache \(directory) is a file, not a directory; \(remedy)")
+    }
     let store: BlobStore
     do {
       store = try BlobStore.create(at: directory)
     } catch {
-      throw .store("cannot open the cache \(directory): \(error); pass --cache-dir or --no-cache")
+      throw .store("cannot open the cache \(directory): \(error); \(remedy)")
     }
     // Every export writes into the cache (index.json, the manifest blob, downloads): a
     // read-only cache would only fail after the images were resolved, with a lock-file error.
     for path in [store.root, store.root + "/.ingest", store.root + "/blobs/sha256"]
     where FileManager.default.fileExists(atPath: path) && access(path, W_OK) != 0 {
-      throw .store(
-        "the cache \(directory) is not writable (\(path)); pass --cache-dir DIR on a writable "
-          + "disk or --no-cache")
+      throw .store("the cache \(directory) is not writable (\(path)); \(remedy)")
     }
     return ExportCache(store: store)
   }

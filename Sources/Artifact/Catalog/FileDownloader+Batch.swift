@@ -14,35 +14,15 @@ extension FileDownloader {
     _ files: [FilePlan], parallel: Int = 4,
     progress: (@Sendable (FilePlan, Result<StoredBlob, DownloadError>) -> Void)? = nil
   ) async -> [Result<StoredBlob, DownloadError>] {
-    var results = [Result<StoredBlob, DownloadError>?](repeating: nil, count: files.count)
-    await withTaskGroup(of: (Int, Result<StoredBlob, DownloadError>).self) { group in
-      var next = 0
-      func start() {
-        guard next < files.count else { return }
-        let index = next
-        let file = files[index]
-        next += 1
-        group.addTask {
-          let result: Result<StoredBlob, DownloadError>
-          do throws(DownloadError) {
-            result = .success(try await fetch(file))
-          } catch {
-            result = .failure(error)
-          }
-          progress?(file, result)
-          return (index, result)
-        }
+    await BoundedParallel.map(files, limit: parallel) { file in
+      let result: Result<StoredBlob, DownloadError>
+      do throws(DownloadError) {
+        result = .success(try await fetch(file))
+      } catch {
+        result = .failure(error)
       }
-      for _ in 0..<max(1, parallel) { start() }
-      while let (index, result) = await group.next() {
-        results[index] = result
-        start()
-      }
-    }
-    return results.enumerated().map { index, result in
-      result
-        ?? .failure(
-          .transport(url: files[index].origin.description, attempts: 0, message: "not started"))
+      progress?(file, result)
+      return result
     }
   }
 }

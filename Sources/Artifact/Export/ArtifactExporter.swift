@@ -11,7 +11,8 @@ import OCI
 ///    free-space check with the numbers; blobs already in the cache cost nothing;
 /// 3. pack: the manifest YAML (passwords removed) as a file artifact, then the archive in
 ///    SPEC order from the cache;
-/// 4. verify: `ArtifactVerifier` re-reads the artifact (unless disabled).
+/// 4. verify, during pack: every blob hashed as it is copied in and the layout checked
+///    before the rename (unless disabled), so the artifact is never read back.
 public struct ArtifactExporter: Sendable {
   public var manifest: KubeKeyManifest
   public var cache: ExportCache
@@ -85,6 +86,17 @@ public struct ArtifactExporter: Sendable {
       warnings.append("\(reference) has none of the requested platforms; left out")
     }
     for warning in warnings { events(.warning(warning)) }
+    if images.isEmpty && files.isEmpty {
+      // An artifact holding only the manifest YAML is never what was meant.
+      let platformList = platforms.map(\.description).joined(separator: ", ")
+      throw .invalidInput(
+        manifest.images.isEmpty
+          ? "nothing to export: the manifest lists no images (spec.images) and no binaries or "
+            + "ISOs are planned; add images or components"
+          : "nothing to export: none of the \(manifest.images.count) images has a requested "
+            + "platform (\(platformList)) and no binaries or ISOs are planned, so "
+            + "--skip-missing-platforms left nothing; check spec.arches against the images")
+    }
 
     // 2. Download the union of blobs, each once.
     clock = Date()
@@ -143,20 +155,13 @@ public struct ArtifactExporter: Sendable {
     let plan = try PackPlan(store: store, entries: entries)
     for blob in plan.blobs { cache.touch(blob.digest) }
     events(.phaseStarted(.pack, total: plan.blobBytes))
+    // 4. Verify, while packing: every blob's bytes as they go into the archive, then the
+    // layout's graph, before the rename (ArtifactPacker).
     let packed = try ArtifactPacker.pack(
-      plan: plan, from: store, to: output, force: options.force
+      plan: plan, from: store, to: output, force: options.force, verify: options.verify
     ) { done in events(.progress(.pack, done: done)) }
     events(.phaseFinished(.pack))
     seconds["pack"] = Date().timeIntervalSince(clock)
-
-    // 4. Verify.
-    if options.verify {
-      clock = Date()
-      events(.phaseStarted(.verify, total: packed.size))
-      try await verify(output)
-      events(.phaseFinished(.verify))
-      seconds["verify"] = Date().timeIntervalSince(clock)
-    }
 
     let perImage = images.map { image in
       ExportedImage(
@@ -194,51 +199,35 @@ public struct ArtifactExporter: Sendable {
     let resolver = ImageResolver(
       store: cache.store, platforms: platforms,
       skipMissingPlatforms: options.skipMissingPlatforms)
-    let references = manifest.images
-    var results = [Result<Resolution, ExportError>?](repeating: nil, count: references.count)
     // Every image is resolved even when one fails, so the error reported is the first one in
     // manifest order (the same run gives the same message), with a count of the others.
-    await withTaskGroup(of: (Int, Result<Resolution, ExportError>).self) { group in
-      var next = 0
-      func addNext() {
-        guard next < references.count else { return }
-        let position = next
-        let reference = references[position]
-        next += 1
-        group.addTask {
-          do throws(ExportError) {
-            guard let client = sessions.client(for: reference) else {
-              throw ExportError.registry(image: reference.description, detail: "no client")
-            }
-            let image = try await resolver.resolve(reference, client: client)
-            return (
-              position,
-              .success(
-                Resolution(
-                  reference: reference, image: image, warnings: image?.warnings ?? [],
-                  sessions: sessions))
-            )
-          } catch {
-            return (position, .failure(error))
-          }
-        }
-      }
-      for _ in 0..<options.parallel { addNext() }
-      var done: Int64 = 0
-      while let (position, result) = await group.next() {
-        results[position] = result
+    var done: Int64 = 0
+    let results = await BoundedParallel.map(
+      manifest.images, limit: options.parallel,
+      finished: { _, _ in
         done += 1
         events(.progress(.resolve, done: done))
-        addNext()
-      }
-    }
+      },
+      work: { reference -> Result<Resolution, ExportError> in
+        do throws(ExportError) {
+          guard let client = sessions.client(for: reference) else {
+            throw ExportError.registry(image: reference.description, detail: "no client")
+          }
+          let image = try await resolver.resolve(reference, client: client)
+          return .success(
+            Resolution(
+              reference: reference, image: image, warnings: image?.warnings ?? [],
+              sessions: sessions))
+        } catch {
+          return .failure(error)
+        }
+      })
     var resolutions: [Resolution] = []
     var failures: [ExportError] = []
     for result in results {
       switch result {
       case .success(let resolution): resolutions.append(resolution)
       case .failure(let error): failures.append(error)
-      case nil: break
       }
     }
     if let first = failures.first {
@@ -248,19 +237,5 @@ public struct ArtifactExporter: Sendable {
       throw first
     }
     return resolutions
-  }
-
-  private func verify(_ output: String) async throws(ExportError) {
-    let report: VerifyReport
-    do {
-      report = try await ArtifactVerifier.verify(path: output)
-    } catch {
-      try? FileManager.default.removeItem(atPath: output)
-      throw .verification(path: output, errors: ["\(error)"])
-    }
-    guard report.isValid else {
-      try? FileManager.default.removeItem(atPath: output)
-      throw .verification(path: output, errors: report.errors.map(\.description))
-    }
   }
 }

@@ -19,8 +19,9 @@ public enum ExportError: Error, Sendable, CustomStringConvertible {
   case archive(String)
   /// A manifest or index in the store could not be read while planning the archive.
   case badContent(digest: Digest, detail: String)
-  /// The finished artifact did not verify.
-  case verification(path: String, errors: [String])
+  /// The artifact's content did not verify while it was packed (nothing was left under
+  /// `path`); `cache` is the store the bad blobs came from.
+  case verification(path: String, errors: [String], cache: String)
   /// The export was given something it cannot use.
   case invalidInput(String)
 
@@ -44,8 +45,11 @@ public enum ExportError: Error, Sendable, CustomStringConvertible {
     case .badContent(let digest, let detail):
       return "blob \(digest) in the cache cannot be read as a manifest (\(detail)); run "
         + "`kk cache prune` and export again"
-    case .verification(let path, let errors):
-      return "the artifact \(path) did not verify: " + errors.prefix(5).joined(separator: "; ")
+    case .verification(let path, let errors, let cache):
+      let more = errors.count > 5 ? "; and \(errors.count - 5) more" : ""
+      return "the artifact \(path) was not written: its content did not verify: "
+        + errors.prefix(5).joined(separator: "; ") + more
+        + "; delete the named blobs from \(cache)/blobs (or run `kk cache prune`) and export again"
     case .invalidInput(let detail):
       return detail
     }

@@ -9,7 +9,8 @@ public struct ExportOptions: Sendable {
   public var skipMissingPlatforms: Bool
   /// Replace an existing output file.
   public var force: Bool
-  /// Run `ArtifactVerifier` on the finished artifact.
+  /// Check every blob against its digest, and the layout's graph, while packing (before the
+  /// artifact gets its final name); `--skip-verify` turns it off.
   public var verify: Bool
   /// Connection attempts per registry call before giving up.
   public var retryAttempts: Int
@@ -36,7 +37,9 @@ public enum ExportPhase: String, Sendable, Codable {
   case download
   /// Binaries and ISOs of the catalog plan.
   case files
+  /// Writing the archive; verification runs inside it.
   case pack
+  /// Kept for API stability: no export emits it since verification moved into `pack`.
   case verify
 }
 

@@ -20,6 +20,8 @@ public struct PackResult: Sendable, Hashable {
   public var blobCount: Int
   /// Bytes of those blobs.
   public var blobBytes: Int64
+  /// Whether the blobs were checked while packing (see `ArtifactPacker.pack`).
+  public var verified: Bool
 }
 
 /// Writes an artifact from a content store with `ArchiveWriter`, in `PackPlan` order.
@@ -28,15 +30,25 @@ public struct PackResult: Sendable, Hashable {
 /// saves nothing), JSON and raw binaries are deflated at level 6. The archive is written to
 /// `NAME.partial` and renamed only when complete, so a crash never leaves a file under the
 /// final name.
+///
+/// With `verify` (the default) every blob is observed as it is copied in (size, sha256, the
+/// bytes of manifests and configs; `BlobFactsLane`) and, before the rename, `LayoutVerifier`
+/// checks those facts with `oci-layout` and `index.json` exactly as written: the checks of
+/// `kk artifact verify`, on the bytes that went into the archive, without reading it back.
 public enum ArtifactPacker {
+  /// The `oci-layout` file of every artifact.
+  static let ociLayout = Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8)
+
   /// Packs `plan`'s blobs from `store` into `output` (`.tar`, `.tar.gz` or `.tar.zst`).
   ///
   /// - Parameters:
   ///   - force: replace an existing `output`; without it an existing file is an error.
+  ///   - verify: check every blob against its digest and the layout's graph before the
+  ///     rename; on a problem nothing is left under `output` and the error lists the blobs.
   ///   - progress: called after each blob with the bytes written so far.
   public static func pack(
     plan: PackPlan, from store: BlobStore, to output: String, force: Bool = false,
-    progress: (@Sendable (Int64) -> Void)? = nil
+    verify: Bool = true, progress: (@Sendable (Int64) -> Void)? = nil
   ) throws(ExportError) -> PackResult {
     try checkOutput(output, force: force)
     let directory = (output as NSString).deletingLastPathComponent
@@ -51,8 +63,10 @@ public enum ArtifactPacker {
     }
     var written: Int64 = 0
     let file: WrittenArchive
+    let lane = verify ? BlobFactsLane() : nil
+    let observe = lane.map { lane in { (bytes: UnsafeRawBufferPointer) in lane.update(bytes) } }
     do {
-      try writer.add(name: "oci-layout", bytes: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
+      try writer.add(name: "oci-layout", bytes: ociLayout)
       try writer.add(name: "index.json", bytes: plan.indexJSON)
       for blob in plan.blobs {
         let name = "blobs/\(blob.digest.algorithm.rawValue)/\(blob.digest.encoded)"
@@ -63,10 +77,23 @@ public enum ArtifactPacker {
             "blob \(blob.digest) (\(blob.size) bytes) is missing from \(store.root) or has the "
               + "wrong size; run the export again to fetch it")
         }
+        lane?.begin(blob.digest)
         try writer.addFile(
-          name: name, path: path, hint: EntryCompressibility(mediaType: blob.mediaType))
+          name: name, path: path, hint: EntryCompressibility(mediaType: blob.mediaType),
+          observe: observe)
+        lane?.end()
         written += blob.size
         progress?(written)
+      }
+      if let lane {
+        let snapshot = LayoutSnapshot(
+          source: output, ociLayout: ociLayout, indexJSON: plan.indexJSON, blobs: lane.facts())
+        let report = LayoutVerifier.verify(snapshot)
+        guard report.isValid else {
+          writer.abandon()
+          throw ExportError.verification(
+            path: output, errors: report.errors.map(\.description), cache: store.root)
+        }
       }
       file = try writer.finish()
     } catch let error as ExportError {
@@ -78,7 +105,7 @@ public enum ArtifactPacker {
     }
     return PackResult(
       path: output, size: file.size, sha256: file.sha256, blobCount: plan.blobs.count,
-      blobBytes: plan.blobBytes)
+      blobBytes: plan.blobBytes, verified: verify)
   }
 
   /// Refuses an existing output unless `force`, and an unsupported extension, before any
