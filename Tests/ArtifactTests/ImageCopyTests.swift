@@ -121,6 +121,48 @@ struct ImageCopyTests {
       #expect(!store.contains(amd.digest))
     }
   }
+
+  @Test("a blob the registry serves with wrong bytes fails the copy, naming it; nothing is stored")
+  func corruptRegistryBlobIsRefused() async throws {
+    // The layout writer is the only digest check on this path (the client does not hash a
+    // DigestVerifyingSink's bytes a second time), so this is what keeps bad bytes out.
+    let scratch = try TemporaryDirectory(prefix: "kk-copytest")
+    defer { scratch.remove() }
+    try await withTestRegistry(.plain) { registry in
+      let images = try await TestImages.generate(into: scratch.path + "/gen", preset: .small)
+      try await TestImages.push(images, to: registry)
+      let image = try #require(images.images.first)
+      let layer = try #require(image.manifests.first?.layers.first)
+      // Same size, one bit flipped, straight in docker-registry's storage.
+      let hex = layer.encoded
+      let data =
+        "\(registry.storagePath)/docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data"
+      var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: data)))
+      bytes[bytes.count / 2] ^= 0x10
+      try Data(bytes).write(to: URL(fileURLWithPath: data))
+
+      let layout = scratch.path + "/layout"
+      let copier = ImageCopier(pool: TransferPool(threads: 2))
+      let options = ImageCopyOptions(source: RegistryOptions(scheme: .http), parallel: 2)
+      let source = ImageLocation.registry(try Reference(parsing: "\(registry.host)/\(image.ref)"))
+      do throws(ImageCopyError) {
+        _ = try await copier.copy(
+          from: source, to: .layout(path: layout, reference: "app"), options: options)
+        Issue.record("the copy accepted a corrupt blob")
+      } catch .registry(.digestMismatch(let what, let expected, let actual)) {
+        #expect(expected == layer)
+        #expect(actual != layer)
+        #expect(what.contains(layer.description) && what.contains(registry.host))
+      } catch {
+        Issue.record("unexpected error: \(error)")
+      }
+      let store = try BlobStore.open(at: layout)
+      #expect(!store.contains(layer))
+      #expect(try store.images().isEmpty, "no index entry for a copy that failed")
+      let ingest = try FileManager.default.contentsOfDirectory(atPath: store.ingestDirectory)
+      #expect(ingest.filter { $0.hasSuffix(".partial") }.isEmpty)
+    }
+  }
 }
 
 enum RegistryTestSetupCopy {

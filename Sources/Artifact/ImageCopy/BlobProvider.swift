@@ -3,8 +3,9 @@ import Foundation
 import OCI
 
 /// A blob store ingest seen as a restartable sink: a 200 answering a range request
-/// truncates the partial file and starts the hash over.
-final class BlobWriterSink: RestartableByteSink, @unchecked Sendable {
+/// truncates the partial file and starts the hash over. The writer hashes every byte and its
+/// commit refuses a mismatch, so the registry client need not hash them too.
+final class BlobWriterSink: DigestVerifyingSink, @unchecked Sendable {
   let writer: BlobWriter
 
   init(_ writer: BlobWriter) { self.writer = writer }
@@ -36,8 +37,9 @@ final class StagedBlobSource: ByteSource, @unchecked Sendable {
   }
 }
 
-/// Hands out the source's blobs: straight from a source layout, or fetched once from the
-/// source registry into a staging store (verified) and read from there.
+/// Hands out the source's blobs: straight from a source layout, or fetched from the source
+/// registry — into the destination layout directly, or (registry to registry) once into a
+/// staging store (verified) and read from there.
 final class BlobProvider: Sendable {
   private let sourceStore: BlobStore?
   private let sourceClient: RegistryClient?
@@ -46,8 +48,14 @@ final class BlobProvider: Sendable {
   private let stagingPath: String?
   private let ownsStaging: Bool
 
-  init(source: ImageLocation, copier: ImageCopier, options: ImageCopyOptions) throws(ImageCopyError)
-  {
+  /// `client`: the source registry's client, shared with the graph walk so the connection
+  /// facts it learned (HTTPS → HTTP fallback, tokens) are not learned again. `staging`: a
+  /// registry destination reads blobs back from a staging store; a layout destination
+  /// needs none.
+  init(
+    source: ImageLocation, client: RegistryClient?, staging needsStaging: Bool,
+    copier: ImageCopier, options: ImageCopyOptions
+  ) throws(ImageCopyError) {
     switch source {
     case .layout(let path, _):
       sourceStore = try copier.openLayout(path)
@@ -58,8 +66,18 @@ final class BlobProvider: Sendable {
       ownsStaging = false
     case .registry(let reference):
       sourceStore = nil
-      sourceClient = try copier.client(for: reference, options: options.source)
+      if let client {
+        sourceClient = client
+      } else {
+        sourceClient = try copier.client(for: reference, options: options.source)
+      }
       sourceRepository = reference.repository
+      guard needsStaging else {
+        staging = nil
+        stagingPath = nil
+        ownsStaging = false
+        return
+      }
       let path =
         options.stagingDirectory
         ?? FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -89,8 +107,9 @@ final class BlobProvider: Sendable {
       reader: try staging.open(blob.digest), path: staging.path(for: blob.digest))
   }
 
-  /// Puts every blob into `store`, `parallel` at a time, skipping those it has.
-  func ingest(_ blobs: [Descriptor], into store: BlobStore, parallel: Int)
+  /// Puts every blob into `store`, `parallel` at a time, skipping those it has. Commits go
+  /// into `batch`: call its `syncDirectories()` before naming the blobs in `index.json`.
+  func ingest(_ blobs: [Descriptor], into store: BlobStore, parallel: Int, batch: BlobBatch)
     async throws(ImageCopyError)
   {
     do {
@@ -101,9 +120,10 @@ final class BlobProvider: Sendable {
           group.addTask {
             if let sourceStore = self.sourceStore {
               try store.ingest(
-                file: sourceStore.path(for: blob.digest), expecting: blob.digest, size: blob.size)
+                file: sourceStore.path(for: blob.digest), expecting: blob.digest, size: blob.size,
+                batch: batch)
             } else {
-              try await self.fetch(blob, into: store)
+              try await self.fetch(blob, into: store, batch: batch)
             }
           }
         }
@@ -119,16 +139,26 @@ final class BlobProvider: Sendable {
     }
   }
 
-  private func fetch(_ blob: Descriptor, into store: BlobStore) async throws {
+  private func fetch(_ blob: Descriptor, into store: BlobStore, batch: BlobBatch? = nil)
+    async throws
+  {
     guard let sourceClient else { throw ImageCopyError.layout("no source registry") }
     let writer = try store.writer(expecting: blob.digest, size: blob.size)
     do {
       try await sourceClient.fetchBlob(
         repository: sourceRepository, descriptor: blob, into: BlobWriterSink(writer))
-      try writer.commit()
     } catch {
       writer.cancel()
       throw error
+    }
+    do {
+      try writer.commit(batch: batch)
+    } catch .digestMismatch(let expected, let actual, _, _) {
+      // The writer was the only digest check (see DigestVerifyingSink): report it as the
+      // registry's bad content, as the client would have.
+      throw RegistryError.digestMismatch(
+        what: "blob \(expected) of \(sourceClient.host)/\(sourceRepository)", expected: expected,
+        actual: actual)
     }
   }
 }

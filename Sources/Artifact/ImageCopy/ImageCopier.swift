@@ -64,11 +64,24 @@ public struct ImageCopier: Sendable {
   public func graph(
     at location: ImageLocation, options: RegistryOptions, platforms: [Platform]?
   ) async throws(ImageCopyError) -> ImageGraph {
+    try await graph(at: location, client: nil, options: options, platforms: platforms)
+  }
+
+  /// `graph(at:options:platforms:)` through `client` (when the caller has one for the source).
+  func graph(
+    at location: ImageLocation, client: RegistryClient?, options: RegistryOptions,
+    platforms: [Platform]?
+  ) async throws(ImageCopyError) -> ImageGraph {
     switch location {
     case .registry(let reference):
-      let client = try client(for: reference, options: options)
+      let registry: RegistryClient
+      if let client {
+        registry = client
+      } else {
+        registry = try self.client(for: reference, options: options)
+      }
       do {
-        return try await client.fetchImageGraph(
+        return try await registry.fetchImageGraph(
           repository: reference.repository, reference: reference.manifestReference,
           platforms: platforms)
       } catch {
@@ -94,10 +107,18 @@ public struct ImageCopier: Sendable {
   public func copy(
     from source: ImageLocation, to destination: ImageLocation, options: ImageCopyOptions
   ) async throws(ImageCopyError) -> ImageCopyResult {
-    let graph = try await graph(at: source, options: options.source, platforms: options.platforms)
+    // One client for the walk and the blobs: what it learns (HTTP fallback, tokens) is reused.
+    var sourceClient: RegistryClient?
+    if case .registry(let reference) = source {
+      sourceClient = try client(for: reference, options: options.source)
+    }
+    let graph = try await graph(
+      at: source, client: sourceClient, options: options.source, platforms: options.platforms)
     guard let root = graph.root else { throw .layout("\(source): empty image") }
+    var toRegistry = false
+    if case .registry = destination { toRegistry = true }
     let provider = try BlobProvider(
-      source: source, copier: self, options: options)
+      source: source, client: sourceClient, staging: toRegistry, copier: self, options: options)
     defer { provider.cleanUp() }
     switch destination {
     case .registry(let reference):
@@ -119,15 +140,21 @@ public struct ImageCopier: Sendable {
         throw .registry(error)
       }
     case .layout(let path, let name):
-      let store: BlobStore
+      var store: BlobStore
       do {
         store = try BlobStore.create(at: path)
       } catch {
         throw .layout(error.description)
       }
-      try await provider.ingest(graph.blobs, into: store, parallel: options.parallel)
+      // A copy writes hundreds of MB it will not read back: keep the page cache out of it.
+      store.pageCache = .dropWhenWritten
+      // Every blob and manifest is fdatasynced and renamed; the directory is synced once,
+      // before index.json names the image (see BlobBatch for why that is enough).
+      let batch = store.makeBatch()
+      try await provider.ingest(graph.blobs, into: store, parallel: options.parallel, batch: batch)
       do {
-        for manifest in graph.manifests { try store.ingest(bytes: manifest.bytes) }
+        for manifest in graph.manifests { try store.ingest(bytes: manifest.bytes, batch: batch) }
+        try batch.syncDirectories()
         var entry = root.descriptor
         if let upstream = graph.upstreamDigest {
           entry.annotations = [AnnotationKey.upstreamDigest: upstream.description]
