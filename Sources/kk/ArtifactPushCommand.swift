@@ -292,13 +292,15 @@ struct RegistryTargetOptions: ParsableArguments {
       options = try RegistryOptions(
         entry: RegistryAuthEntry(
           username: auth.username, password: auth.password, skipTLSVerify: auth.skipTLSVerify,
-          plainHTTP: auth.plainHTTP, certsPath: auth.certsPath))
+          plainHTTP: auth.plainHTTP, certsPath: auth.certsPath),
+        source: config.map { "\($0) (spec.registry.auths)" })
     }
     if let destCreds {
       guard let credentials = RegistryCredentials(parsing: destCreds) else {
         throw ValidationError("--dest-creds takes USER:PASSWORD")
       }
       options.credentials = credentials
+      options.credentialsSource = "--dest-creds"
     }
     if !destTLSVerify {
       options.tls.verify = false

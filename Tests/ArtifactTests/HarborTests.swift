@@ -90,6 +90,19 @@ import Testing
           == "Harbor refused the credentials for \(harbor.host): check username/password in config-sample.yaml auths"
       )
 
+      let anonymous = HarborProjects(
+        host: harbor.host,
+        options: RegistryOptions(
+          tls: TLSOptions(
+            caPEM: [UInt8](try Data(contentsOf: URL(fileURLWithPath: harbor.caCertPath ?? ""))))),
+        pool: TransferPool(threads: 1))
+      do {
+        _ = try await anonymous.ensure(["calico"], public: true)
+        Issue.record("an anonymous check was accepted")
+      } catch {
+        #expect("\(error)".hasPrefix("Harbor wants credentials for \(harbor.host) and kk had none"))
+      }
+
       let developer = try Self.client(harbor, TestHarbor.developer)
       do {
         _ = try await developer.ensure(["library", "calico"], public: true)

@@ -139,6 +139,19 @@ import Testing
       let raw = try await harbor.rawManifest(images.refs[0])
       #expect(SHA256Hasher.digest([UInt8](raw)) == images.images[0].digest)
 
+      let wrongPassword = try Self.config(harbor, dir: scratch.path, type: "harbor")
+      let yaml = try String(contentsOfFile: wrongPassword, encoding: .utf8)
+      try yaml.replacingOccurrences(of: TestHarbor.admin.password, with: "wrong")
+        .write(toFile: wrongPassword, atomically: true, encoding: .utf8)
+      let refusedCreds = try await KKBinary.run(
+        ["artifact", "images", "push", "-f", wrongPassword, "-a", archive])
+      #expect(refusedCreds.exitCode == 1, "\(refusedCreds)")
+      #expect(
+        refusedCreds.stderr.contains(
+          "Harbor refused the credentials for \(harbor.host): check username/password in \(wrongPassword) (spec.registry.auths)"
+        ), "\(refusedCreds.stderr)")
+      #expect(!refusedCreds.stdout.contains("pushed"), "\(refusedCreds.stdout)")
+
       let badType = try await KKBinary.run(
         ["artifact", "images", "push", "-f", plain, "-a", archive, "--registry-type", "quay"])
       #expect(badType.exitCode != 0)

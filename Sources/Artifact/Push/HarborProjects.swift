@@ -88,7 +88,7 @@ public final class HarborProjects: Sendable {
     switch head.status {
     case 200: return true
     case 404: return false
-    case 401: throw .unauthorized(host: host)
+    case 401: throw unauthorized
     case 405, 501:
       guard let found = try await listed(project) else {
         throw failure(head, "HEAD", "/api/v2.0/projects?project_name=\(project)", project)
@@ -111,7 +111,7 @@ public final class HarborProjects: Sendable {
         return nil
       }
       return list.contains { $0.name == project }
-    case 401: throw .unauthorized(host: host)
+    case 401: throw unauthorized
     default: return nil
     }
   }
@@ -143,13 +143,19 @@ public final class HarborProjects: Sendable {
     }
   }
 
+  /// A 401, naming where the credentials came from (or that there were none).
+  private var unauthorized: HarborError {
+    .unauthorized(
+      host: host, source: options.credentialsSource, sent: options.credentials != nil)
+  }
+
   private func failure(
     _ response: HTTPResponse, _ method: String, _ path: String, _ project: String
   )
     -> HarborError
   {
     switch response.status {
-    case 401: return .unauthorized(host: host)
+    case 401: return unauthorized
     case 403: return .forbidden(host: host, user: options.credentials?.username, project: project)
     default:
       return .status(
