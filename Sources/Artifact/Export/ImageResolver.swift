@@ -60,14 +60,16 @@ struct ImageResolver: Sendable {
           image: name, detail: "the registry returned neither a manifest nor an index")
       }
       let config = try await fetchConfigPlatform(client, repository, manifest.config, name)
-      guard let config, platforms.contains(where: { $0.matches(config) }) else {
-        let have = config?.description ?? "unknown"
-        let want = platforms.map(\.description).joined(separator: ", ")
-        if skipMissingPlatforms {
-          return nil
+      let have = config?.description ?? "unknown"
+      // Every requested arch must be served: a single-arch image in a multi-arch bundle
+      // would fail at pod start on the other nodes ("no matching manifest").
+      for platform in platforms where !(config.map(platform.matches) ?? false) {
+        if !skipMissingPlatforms {
+          throw .missingPlatform(image: name, platform: platform.description, available: [have])
         }
-        throw .missingPlatform(image: name, platform: want, available: [have])
+        image.warnings.append("\(name) has no manifest for \(platform) (it is \(have)); left out")
       }
+      guard let config, platforms.contains(where: { $0.matches(config) }) else { return nil }
       try ingest(root, name)
       try addBlobs(of: root)
       image.manifestBytes = root.size
@@ -89,6 +91,14 @@ struct ImageResolver: Sendable {
       image.warnings.append("\(name) has no manifest for \(platform); left out")
     }
     if kept.isEmpty { return nil }
+    // A reference pinned by digest must still resolve by that digest on the private
+    // registry (pod specs and charts pin digests): keep the upstream index whole.
+    if reference.digest != nil, kept.count != index.manifests.count {
+      kept = index.manifests
+      image.warnings.append(
+        "\(name) is pinned by digest: all \(index.manifests.count) manifests of its index are kept "
+          + "so that the digest stays valid")
+    }
     let keptDigests = Set(kept.map(\.digest.description))
     kept = index.manifests.filter { child in
       if keptDigests.contains(child.digest.description) { return true }

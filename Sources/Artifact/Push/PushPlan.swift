@@ -126,8 +126,10 @@ public enum PushPlanner {
       let closure = closures[entry.digest] ?? ([], [])
       var tags: [String] = []
       if let tag = source.tag { tags.append(tag) }
-      if source.tag == nil, let digest = source.digest {
-        tags.append("\(digest.algorithm.rawValue)-\(digest.encoded)")
+      // Named after what is pushed, never after a source digest the content may not have
+      // (an artifact whose pinned image was platform-filtered by an older export).
+      if source.tag == nil, source.digest != nil {
+        tags.append("\(entry.digest.algorithm.rawValue)-\(entry.digest.encoded)")
       }
       var root = entry
       root.annotations = nil
