@@ -52,4 +52,16 @@ import Testing
     #expect(inspection.totalBytes == stored)
     #expect(inspection.totalBytes >= inspection.uniqueBytes)
   }
+
+  /// A cut index.json: one sentence, no "valid JSON.; run" double punctuation.
+  @Test func malformedIndexReadsAsOneSentence() {
+    let cut = Array(#"{"schemaVersion":2,"manifests":["#.utf8)
+    let error = #expect(throws: ArtifactInspectError.self) {
+      try ArtifactInspection(source: "a.tar", indexJSON: cut) { _ in nil }
+    }
+    let text = error?.description ?? ""
+    #expect(text.hasPrefix("a.tar: index.json is malformed: "))
+    #expect(text.hasSuffix("; run `kk artifact verify -a a.tar`"))
+    #expect(!text.contains(".;"))
+  }
 }

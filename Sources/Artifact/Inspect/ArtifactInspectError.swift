@@ -9,7 +9,9 @@ public enum ArtifactInspectError: Error, Sendable, CustomStringConvertible {
     case .notALayout(let source, let reason):
       return "\(source) is not an OCI layout or an archive of one: \(reason)"
     case .malformedIndex(let source, let reason):
-      return "\(source): index.json is malformed: \(reason); run `kk artifact verify -a \(source)`"
+      // Foundation's JSON reasons end in a full stop; the hint follows after a semicolon.
+      let trimmed = reason.hasSuffix(".") ? String(reason.dropLast()) : reason
+      return "\(source): index.json is malformed: \(trimmed); run `kk artifact verify -a \(source)`"
     }
   }
 }

@@ -119,6 +119,12 @@ public struct Kubeconfig: Sendable {
   public static func load(paths: [String]) throws(KubeError) -> Kubeconfig {
     var config = Kubeconfig(files: paths)
     for path in paths {
+      var isDirectory: ObjCBool = false
+      if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+        isDirectory.boolValue
+      {
+        throw .kubeconfigInvalid(path: path, reason: "it is a directory; give the file itself")
+      }
       guard let data = FileManager.default.contents(atPath: path) else {
         throw .kubeconfigNotFound(path: path)
       }
@@ -146,6 +152,7 @@ public struct Kubeconfig: Sendable {
   }
 
   private static func reason(_ error: any Error) -> String {
+    if let yaml = yamlProblem(error) { return yaml }
     if let decoding = error as? DecodingError {
       switch decoding {
       case .typeMismatch(_, let context), .valueNotFound(_, let context),
@@ -157,5 +164,29 @@ public struct Kubeconfig: Sendable {
       }
     }
     return String(describing: error)
+  }
+
+  /// `line L, column C: <problem>` for a YAML syntax error (Yams wraps libyaml's in a
+  /// DecodingError), so the user can find the place; nil for other errors.
+  private static func yamlProblem(_ error: any Error) -> String? {
+    var underlying: any Error = error
+    if case .dataCorrupted(let context)? = error as? DecodingError,
+      let inner = context.underlyingError
+    {
+      underlying = inner
+    }
+    guard let yaml = underlying as? YamlError else { return nil }
+    switch yaml {
+    case .scanner(_, let problem, let mark, let text), .parser(_, let problem, let mark, let text),
+      .composer(_, let problem, let mark, let text):
+      let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+      let tab =
+        mark.line >= 1 && mark.line <= lines.count
+        && lines[mark.line - 1].unicodeScalars.dropFirst(max(0, mark.column - 1)).first == "\t"
+      return "line \(mark.line), column \(mark.column): \(problem)"
+        + (tab ? " (YAML cannot be indented with tabs, use spaces)" : "")
+    default:
+      return nil
+    }
   }
 }
