@@ -37,6 +37,9 @@ struct ImportTests {
         .posixPermissions]
       #expect((mode as? Int) == 0o755)
     }
+    // Only the OCI layout under images/: no empty .ingest/ left behind (QA F4).
+    let imagesDir = try FileManager.default.contentsOfDirectory(atPath: dir + "/images")
+    #expect(imagesDir.sorted() == ["blobs", "index.json", "oci-layout"], "\(imagesDir)")
     let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir)
     #expect(!leftovers.contains(ArtifactImporter.stagingName))
   }

@@ -60,6 +60,10 @@ struct ImportPlacer {
     } catch {
       throw .store(error)
     }
+    // `BlobStore.create` makes `.ingest/` for writers; the import links blobs in and never
+    // writes through it, so an empty one is litter KubeKey and skopeo do not expect (QA F4).
+    // rmdir only removes it when empty: another writer's temp files are left alone.
+    _ = rmdir(images.ingestDirectory)
     placed.files = try placeFiles(fileEntries, imageBlobs: imageBlobs)
     return placed
   }
