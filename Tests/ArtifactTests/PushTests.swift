@@ -39,6 +39,18 @@ struct PushTests {
     return try #require(result.report)
   }
 
+  /// The plan of every image of a layout directory.
+  static func plan(_ store: BlobStore, target: (Reference) throws -> Reference?) throws -> PushPlan
+  {
+    let index = [UInt8](try Data(contentsOf: URL(fileURLWithPath: store.root + "/index.json")))
+    let outcome = try PushPlanner.plan(
+      indexJSON: index, manifest: { try? store.readJSON($0) }, target: target)
+    guard case .complete(let plan) = outcome else {
+      throw PushError.source("plan of \(store.root) incomplete")
+    }
+    return plan
+  }
+
   /// Every image's index and platform manifests, as skopeo reads them, hash to the
   /// generator's digests.
   static func expectDigestsPreserved(_ images: GeneratedImages, in registry: TestRegistry)

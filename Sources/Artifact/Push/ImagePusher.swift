@@ -64,11 +64,16 @@ public final class ImagePusher: Sendable {
   ) async {
     if ledger.isStopped { return }
     let factory = BlobSourceFactory(blob, rereadable: rereadable, make: make)
+    var reopen: (@Sendable () throws -> any ByteSource)?
+    if rereadable { reopen = { @Sendable in try factory.open() } }
     var from: String?
     for repository in repositories {
       do {
+        // A source that can be read twice may also be reopened by the client: a redirected
+        // upload is re-sent and a cut chunked upload resumes from the registry's Range.
         let result = try await client.pushBlob(
-          repository: repository, descriptor: blob, mountFrom: from, open: factory.open)
+          repository: repository, descriptor: blob, mountFrom: from,
+          reopen: reopen, open: factory.open)
         ledger.record(result, size: blob.size)
         from = from ?? repository
       } catch {

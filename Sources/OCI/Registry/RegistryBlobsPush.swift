@@ -45,9 +45,17 @@ extension RegistryClient {
   /// restarts from a new session. Blobs below `options.chunkedUploadThreshold` go in one
   /// streamed PUT, larger ones (or any, once the registry refuses a PUT with 413/405) in
   /// PATCH chunks of at least the registry's `OCI-Chunk-Min-Length`.
+  ///
+  /// - Parameter reopen: opens the blob again from its first byte, synchronously; give it
+  ///   when the source can be read twice (a file). A redirect (307/308, as object-storage
+  ///   backends answer uploads) then re-sends the body from a fresh source, and a chunked
+  ///   upload cut mid-way resumes from the registry's `Range` instead of restarting. Without
+  ///   it (a stream read once, an archive entry) a redirected upload fails naming the blob
+  ///   instead of sending a body that was already consumed.
   @discardableResult
   public func pushBlob(
     repository: String, descriptor: Descriptor, mountFrom: String? = nil,
+    reopen: (@Sendable () throws -> any ByteSource)? = nil,
     open: @escaping @Sendable () async throws -> any ByteSource
   ) async throws(RegistryError) -> BlobPushResult {
     if try await blobPushedSize(repository: repository, digest: descriptor.digest) != nil {
@@ -73,10 +81,10 @@ extension RegistryClient {
           started = try await startUpload(repository: repository)
         }
         session = nil
-        try await upload(
-          repository: repository, descriptor: descriptor, location: started.0,
-          minimumChunk: started.1,
-          chunked: chunked, open: open)
+        let upload = BlobUpload(
+          client: self, repository: repository, descriptor: descriptor, location: started.0,
+          minimumChunk: started.1, reopen: reopen, open: open)
+        try await upload.run(chunked: chunked)
         return .uploaded
       } catch {
         // A proxy limiting request size (413) or a registry without monolithic
@@ -94,7 +102,13 @@ extension RegistryClient {
           retryable = status >= 500 || status == 429 || status == 408
         default: retryable = false
         }
-        guard retryable, attempt < options.retry.attempts else { throw error }
+        guard retryable, attempt < options.retry.attempts else {
+          // Count the upload attempts, not the last request's.
+          if case .connection(let host, let detail, _) = error {
+            throw .connection(host: host, detail: detail, attempts: attempt)
+          }
+          throw error
+        }
         let wait = options.retry.delay(afterAttempt: attempt, retryAfter: nil)
         try? await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000))
       }
@@ -165,79 +179,5 @@ extension RegistryClient {
     }
     let minimum = response.headers["OCI-Chunk-Min-Length"].flatMap { Int64($0) } ?? 0
     return (resolve(location, against: absolute(target)), minimum)
-  }
-
-  private func upload(
-    repository: String, descriptor: Descriptor, location: String, minimumChunk: Int64,
-    chunked: Bool, open: @escaping @Sendable () async throws -> any ByteSource
-  ) async throws(RegistryError) {
-    let size = descriptor.size
-    let what = "blob \(descriptor.digest)"
-    let digest = descriptor.digest.description
-    var octets = HTTPHeaders()
-    octets.add("Content-Type", "application/octet-stream")
-    let scopes = [Self.pushScope(repository)]
-    var url = location
-    if chunked {
-      let source: any ByteSource
-      do {
-        source = try await open()
-      } catch {
-        throw .local("cannot open \(what) for upload: \(error)")
-      }
-      let chunk = max(options.chunkSize, minimumChunk, 1)
-      var offset: Int64 = 0
-      while offset < size {
-        let n = min(chunk, size - offset)
-        var headers = octets
-        headers.add("Content-Range", "\(offset)-\(offset + n - 1)")
-        let part = ExactSource(source, length: n, what: what)
-        let response = try await perform(
-          Call(
-            method: "PATCH", target: url, headers: headers, body: { .stream(part, length: n) },
-            scopes: scopes, repository: repository, retries: false))
-        guard response.status == 202, let next = response.headers["Location"] else {
-          throw failure(
-            response, method: "PATCH", path: url, repository: repository, digest: descriptor.digest)
-        }
-        url = resolve(next, against: url)
-        offset += n
-      }
-      let response = try await perform(
-        Call(
-          method: "PUT", target: Self.appending(query: "digest", digest, to: url), headers: octets,
-          body: { .bytes([]) }, scopes: scopes, repository: repository, retries: false))
-      try checkCommitted(response, url: url, repository: repository, descriptor: descriptor)
-      return
-    }
-    let source: any ByteSource
-    do {
-      source = try await open()
-    } catch {
-      throw .local("cannot open \(what) for upload: \(error)")
-    }
-    let response = try await perform(
-      Call(
-        method: "PUT", target: Self.appending(query: "digest", digest, to: url), headers: octets,
-        body: { .stream(ExactSource(source, length: size, what: what), length: size) },
-        scopes: scopes, repository: repository, retries: false))
-    try checkCommitted(response, url: url, repository: repository, descriptor: descriptor)
-  }
-
-  private func checkCommitted(
-    _ response: HTTPResponse, url: String, repository: String, descriptor: Descriptor
-  ) throws(RegistryError) {
-    guard response.status == 201 || response.status == 204 else {
-      throw failure(
-        response, method: "PUT", path: url, repository: repository, digest: descriptor.digest)
-    }
-    if let header = response.headers["Docker-Content-Digest"],
-      let claimed = try? Digest(parsing: header),
-      claimed != descriptor.digest
-    {
-      throw .digestMismatch(
-        what: "blob uploaded to \(host)/\(repository)", expected: descriptor.digest, actual: claimed
-      )
-    }
   }
 }
