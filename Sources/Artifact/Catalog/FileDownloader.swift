@@ -20,6 +20,9 @@ public struct FileDownloader: Sendable {
   public var retries: Int
   /// Wait before retry n: n × this.
   public var retryDelay: Duration
+  /// When set, commits leave the directory fsync to `batch.syncDirectories()`, which the
+  /// caller runs before anything names the files (see `BlobBatch`).
+  public var batch: BlobBatch?
 
   public init(
     store: BlobStore, pool: TransferPool, retries: Int = 5, retryDelay: Duration = .seconds(1)
@@ -52,7 +55,8 @@ public struct FileDownloader: Sendable {
     let url: String
     switch file.origin {
     case .localFile(let path):
-      return try store.ingest(file: path, expecting: file.checksum.digest, mode: .copy)
+      return try store.ingest(
+        file: path, expecting: file.checksum.digest, mode: .copy, batch: batch)
     case .url(let value):
       url = value
     }
@@ -103,11 +107,12 @@ public struct FileDownloader: Sendable {
     try await getter.run(url, into: slot)
     switch slot.current {
     case let writer as BlobWriter:
-      try writer.commit()
+      try writer.commit(batch: batch)
       return StoredBlob(digest: expected, size: writer.expectedSize)
     case let file as TemporaryFileSink:
       file.close()
-      return try store.ingest(file: file.path, expecting: expected, mode: .hardLink)
+      return try store.ingest(
+        file: file.path, expecting: expected, mode: .hardLink, batch: batch)
     default:
       throw DownloadError.transport(url: url, attempts: 1, message: "no body received")
     }
@@ -152,7 +157,7 @@ public struct FileDownloader: Sendable {
           if count == 0 { break }
           try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
-        try writer.commit()
+        try writer.commit(batch: batch)
       } catch {
         writer.cancel()
         throw error

@@ -5,14 +5,17 @@ import OCI
 /// `kk artifact export`: a KubeKey manifest in, one deduplicated, verified, reproducible
 /// artifact out.
 ///
-/// Phases, each finished before the next starts so failures come early and cheap:
+/// Phases (failures come early and cheap: nothing large is fetched before every image
+/// resolved and every file was planned):
 /// 1. resolve: every image's manifests (small) into the cache, platforms filtered;
-/// 2. download: the union of their blobs, each digest once, `parallel` at a time, after a
-///    free-space check with the numbers; blobs already in the cache cost nothing;
-/// 3. pack: the manifest YAML (passwords removed) as a file artifact, then the archive in
-///    SPEC order from the cache;
-/// 4. verify, during pack: every blob hashed as it is copied in and the layout checked
-///    before the rename (unless disabled), so the artifact is never read back.
+/// 2. files: the catalog's binaries and ISOs, then the manifest YAML (passwords removed), as
+///    file artifacts: with the manifests they make `index.json` and the archive plan;
+/// 3. download: the union of the image blobs, each digest once, `parallel` at a time, after a
+///    free-space check with the numbers; configs first, then layers in archive order;
+///    blobs already in the cache cost nothing;
+/// 4. pack, overlapping 3: the archive in SPEC order from the cache, each layer as soon as it
+///    has landed (`PackPipeline`); verified while packing: every blob hashed as it is copied
+///    in and the layout checked before the rename (unless disabled), never read back.
 public struct ArtifactExporter: Sendable {
   public var manifest: KubeKeyManifest
   public var cache: ExportCache
@@ -62,6 +65,9 @@ public struct ArtifactExporter: Sendable {
       Platform(os: "linux", architecture: $0.architecture, variant: $0.variant)
     }
     let store = cache.store
+    // Every blob this export commits (manifests, layers, files) skips the per-blob directory
+    // fsync; one sync before index.json names them keeps the cache's power-loss contract.
+    let batch = store.makeBatch()
     // The file plan first: a version without a checksum is refused before any download.
     var files: [FilePlan] = []
     if let catalog {
@@ -77,7 +83,8 @@ public struct ArtifactExporter: Sendable {
     // 1. Resolve.
     var clock = Date()
     events(.phaseStarted(.resolve, total: Int64(manifest.images.count)))
-    let resolved = try await resolveAll(sessions: sessions, platforms: platforms, events: events)
+    let resolved = try await resolveAll(
+      sessions: sessions, platforms: platforms, batch: batch, events: events)
     events(.phaseFinished(.resolve))
     seconds["resolve"] = Date().timeIntervalSince(clock)
     var warnings = resolved.flatMap(\.warnings)
@@ -98,7 +105,22 @@ public struct ArtifactExporter: Sendable {
             + "--skip-missing-platforms left nothing; check spec.arches against the images")
     }
 
-    // 2. Download the union of blobs, each once.
+    // 2. The files (their artifact manifests go into index.json) and the manifest YAML.
+    clock = Date()
+    let fileEntries = try await FileWorkItems(
+      store: store, parallel: options.parallel, batch: batch
+    ).fetch(files, pool: sessions.pool, events: events)
+    if !files.isEmpty { seconds["files"] = Date().timeIntervalSince(clock) }
+    let yaml = Array(manifest.redactedYAML().utf8)
+    let manifestEntry = try FileArtifact(kind: .manifest, path: Self.manifestPath).store(
+      bytes: yaml, in: store, batch: batch)
+    var entries = images.map(\.entry)
+    entries.append(manifestEntry)
+    entries += fileEntries
+    let plan = try PackPlan(store: store, entries: entries)
+
+    // 3. Download the union of image blobs, each once: the configs first (the archive's
+    // metadata), then the layers in archive order while they are packed (PackPipeline).
     clock = Date()
     var order: [Digest] = []
     var sources: [Digest: BlobSource] = [:]
@@ -126,42 +148,32 @@ public struct ArtifactExporter: Sendable {
       what: "the artifact")
     let counter = ByteCounter()
     events(.phaseStarted(.download, total: missingBytes))
-    let downloader = BlobDownloader(store: store, parallel: options.parallel)
-    let fetched = try await downloader.download(missing, counter: counter) { done in
-      events(.progress(.download, done: done))
-    }
-    events(.phaseFinished(.download))
-    seconds["download"] = Date().timeIntervalSince(clock)
-    clock = Date()
-    let fileEntries = try await FileWorkItems(store: store, parallel: options.parallel).fetch(
-      files, pool: sessions.pool, events: events)
-    if !files.isEmpty { seconds["files"] = Date().timeIntervalSince(clock) }
-
-    // 3. Pack.
-    clock = Date()
-    let yaml = Array(manifest.redactedYAML().utf8)
-    let manifestEntry = try FileArtifact(kind: .manifest, path: Self.manifestPath).store(
-      bytes: yaml, in: store)
-    var entries = images.map(\.entry)
-    entries.append(manifestEntry)
-    entries += fileEntries
+    let downloader = BlobDownloader(store: store, parallel: options.parallel, batch: batch)
+    let metadata = Set(plan.metadata.map(\.digest))
+    let configs = try await downloader.download(
+      missing.filter { metadata.contains($0.descriptor.digest) }, counter: counter
+    ) { done in events(.progress(.download, done: done)) }
+    for blob in plan.blobs { cache.touch(blob.digest) }
+    // 4. Pack, and verify while packing: every blob's bytes as they go into the archive, then
+    // the layout's graph, before the rename (ArtifactPacker).
+    events(.phaseStarted(.pack, total: plan.blobBytes))
+    let pipeline = PackPipeline(store: store, downloader: downloader)
+    let (layers, downloaded, packed) = try await pipeline.run(
+      plan: plan, missing: missing.filter { !metadata.contains($0.descriptor.digest) },
+      output: output, options: options, counter: counter, events: events)
+    events(.phaseFinished(.pack))
+    // Download and pack overlap: both are counted from the start of the downloads.
+    seconds["download"] = downloaded.timeIntervalSince(clock)
+    seconds["pack"] = Date().timeIntervalSince(clock)
+    let fetched = configs + layers
     do {
+      try batch.syncDirectories()
       for image in images {
         try store.putImage(image.entry, reference: image.reference.description)
       }
     } catch {
       throw .store("cannot record the images in \(store.root)/index.json: \(error)")
     }
-    let plan = try PackPlan(store: store, entries: entries)
-    for blob in plan.blobs { cache.touch(blob.digest) }
-    events(.phaseStarted(.pack, total: plan.blobBytes))
-    // 4. Verify, while packing: every blob's bytes as they go into the archive, then the
-    // layout's graph, before the rename (ArtifactPacker).
-    let packed = try ArtifactPacker.pack(
-      plan: plan, from: store, to: output, force: options.force, verify: options.verify
-    ) { done in events(.progress(.pack, done: done)) }
-    events(.phaseFinished(.pack))
-    seconds["pack"] = Date().timeIntervalSince(clock)
 
     let perImage = images.map { image in
       ExportedImage(
@@ -193,12 +205,12 @@ public struct ArtifactExporter: Sendable {
   }
 
   private func resolveAll(
-    sessions: RegistrySessions, platforms: [Platform],
+    sessions: RegistrySessions, platforms: [Platform], batch: BlobBatch,
     events: @escaping @Sendable (ExportEvent) -> Void
   ) async throws(ExportError) -> [Resolution] {
     let resolver = ImageResolver(
       store: cache.store, platforms: platforms,
-      skipMissingPlatforms: options.skipMissingPlatforms)
+      skipMissingPlatforms: options.skipMissingPlatforms, batch: batch)
     // Every image is resolved even when one fails, so the error reported is the first one in
     // manifest order (the same run gives the same message), with a count of the others.
     var done: Int64 = 0

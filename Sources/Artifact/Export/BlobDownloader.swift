@@ -61,25 +61,36 @@ final class CountingBlobSink: RestartableByteSink, @unchecked Sendable {
 struct BlobDownloader: Sendable {
   var store: BlobStore
   var parallel: Int
+  /// Commits leave the directory fsync to the export's one `syncDirectories()`.
+  var batch: BlobBatch?
 
-  /// Fetches every blob not yet stored; returns (blobs fetched, bytes fetched).
+  /// Fetches every blob not yet stored, starting them in the order given; returns the number
+  /// of blobs fetched.
+  ///
+  /// - Parameter onStored: called (from the collecting task) as each blob is in the store,
+  ///   so a packer waiting for it can go on.
   func download(
     _ blobs: [BlobSource], counter: ByteCounter,
+    onStored: (Digest) -> Void = { _ in },
     onProgress: @escaping @Sendable (Int64) -> Void
   ) async throws(ExportError) -> Int {
     var fetched = 0
     do {
-      try await withThrowingTaskGroup(of: Bool.self) { group in
+      try await withThrowingTaskGroup(of: (Digest, Bool).self) { group in
         var pending = blobs[...]
         func addNext() {
           guard let blob = pending.popFirst() else { return }
           group.addTask {
-            try await fetch(blob, counter: counter, onProgress: onProgress)
+            (
+              blob.descriptor.digest,
+              try await fetch(blob, counter: counter, onProgress: onProgress)
+            )
           }
         }
         for _ in 0..<parallel { addNext() }
-        while let didFetch = try await group.next() {
+        while let (digest, didFetch) = try await group.next() {
           if didFetch { fetched += 1 }
+          onStored(digest)
           addNext()
         }
       }
@@ -115,7 +126,7 @@ struct BlobDownloader: Sendable {
         try await source.client.fetchBlob(
           repository: source.repository, descriptor: descriptor, into: sink,
           resumingAt: writer.written)
-        try writer.commit()
+        try writer.commit(batch: batch)
         return true
       } catch {
         _ = counter.add(-sink.received.total)

@@ -60,9 +60,9 @@ public struct FileArtifact: Sendable, Hashable {
 
   /// Stores the empty config and the artifact manifest for a layer blob that is already in
   /// `store`, and returns the `index.json` entry. Deterministic: the same file gives the same
-  /// manifest bytes and digest.
-  public func storeManifest(layer: StoredBlob, in store: BlobStore) throws(ExportError)
-    -> Descriptor
+  /// manifest bytes and digest. With `batch`, the directory fsync is left to it.
+  public func storeManifest(layer: StoredBlob, in store: BlobStore, batch: BlobBatch? = nil)
+    throws(ExportError) -> Descriptor
   {
     let title = (path as NSString).lastPathComponent
     let manifest = ImageManifest(
@@ -75,8 +75,8 @@ public struct FileArtifact: Sendable, Hashable {
       ])
     do {
       let bytes = try CanonicalJSON.encode(manifest)
-      try store.ingest(bytes: Descriptor.emptyJSONBytes)
-      let stored = try store.ingest(bytes: bytes)
+      try store.ingest(bytes: Descriptor.emptyJSONBytes, batch: batch)
+      let stored = try store.ingest(bytes: bytes, batch: batch)
       return Descriptor(
         mediaType: MediaType.ociManifest, digest: stored.digest, size: stored.size,
         annotations: entryAnnotations(layerDigest: layer.digest),
@@ -87,13 +87,15 @@ public struct FileArtifact: Sendable, Hashable {
   }
 
   /// Stores `bytes` (a small file such as the manifest YAML) and its artifact manifest.
-  public func store(bytes: [UInt8], in store: BlobStore) throws(ExportError) -> Descriptor {
+  public func store(bytes: [UInt8], in store: BlobStore, batch: BlobBatch? = nil)
+    throws(ExportError) -> Descriptor
+  {
     let layer: StoredBlob
     do {
-      layer = try store.ingest(bytes: bytes)
+      layer = try store.ingest(bytes: bytes, batch: batch)
     } catch {
       throw .store("cannot store \(path): \(error)")
     }
-    return try storeManifest(layer: layer, in: store)
+    return try storeManifest(layer: layer, in: store, batch: batch)
   }
 }

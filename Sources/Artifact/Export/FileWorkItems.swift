@@ -10,6 +10,7 @@ import OCI
 struct FileWorkItems: Sendable {
   var store: BlobStore
   var parallel: Int
+  var batch: BlobBatch?
 
   /// Fetches every planned file (already stored ones are not fetched again) and stores its
   /// artifact manifest; returns the `index.json` entries in plan order. Every file is tried;
@@ -19,7 +20,8 @@ struct FileWorkItems: Sendable {
     events: @escaping @Sendable (ExportEvent) -> Void
   ) async throws(ExportError) -> [Descriptor] {
     guard !files.isEmpty else { return [] }
-    let downloader = FileDownloader(store: store, pool: pool)
+    var downloader = FileDownloader(store: store, pool: pool)
+    downloader.batch = batch
     let done = ByteCounter()
     events(.phaseStarted(.files, total: Int64(files.count)))
     let results = await downloader.fetchAll(files, parallel: parallel) { _, _ in
@@ -34,7 +36,7 @@ struct FileWorkItems: Sendable {
         let artifact = FileArtifact(
           kind: file.kind == .iso ? .iso : .file, path: file.path, component: file.component,
           version: file.version, arch: file.arch.rawValue)
-        entries.append(try artifact.storeManifest(layer: stored, in: store))
+        entries.append(try artifact.storeManifest(layer: stored, in: store, batch: batch))
       case .failure(let error):
         failures.append("\(file.path): \(error)")
       }

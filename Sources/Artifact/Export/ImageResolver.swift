@@ -32,6 +32,8 @@ struct ImageResolver: Sendable {
   var store: BlobStore
   var platforms: [Platform]
   var skipMissingPlatforms: Bool
+  /// Manifests are committed in this batch (see `BlobBatch`).
+  var batch: BlobBatch?
 
   func resolve(_ reference: Reference, client: RegistryClient) async throws(ExportError)
     -> ResolvedImage?
@@ -152,7 +154,7 @@ struct ImageResolver: Sendable {
 
   private func ingest(_ manifest: ManifestBytes, _ name: String) throws(ExportError) {
     do {
-      try store.ingest(bytes: manifest.bytes)
+      try store.ingest(bytes: manifest.bytes, batch: batch)
     } catch {
       throw .store("\(name): cannot store manifest \(manifest.digest) in the cache: \(error)")
     }
@@ -189,7 +191,7 @@ struct ImageResolver: Sendable {
     } else {
       do {
         bytes = try await client.blobBytes(repository: repository, descriptor: config)
-        try store.ingest(bytes: bytes)
+        try store.ingest(bytes: bytes, batch: batch)
       } catch {
         throw .registry(image: name, detail: "\(error)")
       }

@@ -45,10 +45,13 @@ public enum ArtifactPacker {
   ///   - force: replace an existing `output`; without it an existing file is an error.
   ///   - verify: check every blob against its digest and the layout's graph before the
   ///     rename; on a problem nothing is left under `output` and the error lists the blobs.
+  ///   - waitFor: called before each blob is read; blocks until the blob is in `store`
+  ///     (the export packs blobs as their downloads land) or throws to stop the pack.
   ///   - progress: called after each blob with the bytes written so far.
   public static func pack(
     plan: PackPlan, from store: BlobStore, to output: String, force: Bool = false,
-    verify: Bool = true, progress: (@Sendable (Int64) -> Void)? = nil
+    verify: Bool = true, waitFor: ((Descriptor) throws(ExportError) -> Void)? = nil,
+    progress: (@Sendable (Int64) -> Void)? = nil
   ) throws(ExportError) -> PackResult {
     try checkOutput(output, force: force)
     let directory = (output as NSString).deletingLastPathComponent
@@ -71,6 +74,7 @@ public enum ArtifactPacker {
       for blob in plan.blobs {
         let name = "blobs/\(blob.digest.algorithm.rawValue)/\(blob.digest.encoded)"
         let path = store.path(for: blob.digest)
+        try waitFor?(blob)
         guard store.size(of: blob.digest) == blob.size else {
           writer.abandon()
           throw ExportError.store(
