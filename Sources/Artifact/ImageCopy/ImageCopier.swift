@@ -151,9 +151,23 @@ public struct ImageCopier: Sendable {
       // Every blob and manifest is fdatasynced and renamed; the directory is synced once,
       // before index.json names the image (see BlobBatch for why that is enough).
       let batch = store.makeBatch()
-      try await provider.ingest(graph.blobs, into: store, parallel: options.parallel, batch: batch)
+      // Manifests are in memory already: store them while the blobs stream, so their
+      // fdatasyncs overlap the transfers instead of following them.
+      let manifestBytes = graph.manifests.map(\.bytes)
+      let frozen = store
+      let manifestsStored = Task {
+        for bytes in manifestBytes { try frozen.ingest(bytes: bytes, batch: batch) }
+      }
       do {
-        for manifest in graph.manifests { try store.ingest(bytes: manifest.bytes, batch: batch) }
+        try await provider.ingest(
+          graph.blobs, into: store, parallel: options.parallel, batch: batch)
+      } catch {
+        manifestsStored.cancel()
+        _ = await manifestsStored.result
+        throw error
+      }
+      do {
+        try await manifestsStored.value
         try batch.syncDirectories()
         var entry = root.descriptor
         if let upstream = graph.upstreamDigest {
@@ -161,7 +175,7 @@ public struct ImageCopier: Sendable {
         }
         try store.putImage(entry, reference: name ?? Self.defaultName(for: source))
       } catch {
-        throw .layout(error.description)
+        throw .layout("\(error)")
       }
     }
     return ImageCopyResult(

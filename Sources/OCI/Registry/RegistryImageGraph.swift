@@ -45,9 +45,12 @@ extension ImageGraph {
   /// `fetch` returns a child manifest's verified bytes. With `platforms` and an index at the
   /// root, only matching children are kept and the root becomes a new index listing them
   /// (canonical JSON; the original digest goes to `upstreamDigest`).
+  ///
+  /// The root's children are fetched concurrently (one round trip for all platforms
+  /// instead of one per platform); the graph's order does not depend on which answers first.
   public static func walk(
     root: ManifestBytes, name: String, platforms: [Platform]?,
-    fetch: (Descriptor) async throws -> ManifestBytes
+    fetch: @escaping @Sendable (Descriptor) async throws -> ManifestBytes
   ) async throws -> ImageGraph {
     var graph = ImageGraph(manifests: [], blobs: [])
     var seenBlobs = Set<Digest>()
@@ -74,8 +77,9 @@ extension ImageGraph {
     }
     // Depth first, children before parents, each manifest once.
     var stack: [(ManifestBytes, expanded: Bool)] = []
-    for child in children.reversed() where seenManifests.insert(child.digest).inserted {
-      stack.append((try await fetch(child), false))
+    let unique = children.filter { seenManifests.insert($0.digest).inserted }
+    for child in try await fetchAll(unique, fetch).reversed() {
+      stack.append((child, false))
     }
     while let (node, expanded) = stack.popLast() {
       guard let nested = node.index, !expanded else {
@@ -97,6 +101,30 @@ extension ImageGraph {
       graph.manifests.append(root)
     }
     return graph
+  }
+
+  /// Fetches every descriptor at once; results in the order asked.
+  private static func fetchAll(
+    _ descriptors: [Descriptor],
+    _ fetch: @escaping @Sendable (Descriptor) async throws -> ManifestBytes
+  ) async throws -> [ManifestBytes] {
+    if descriptors.count < 2 { return try await descriptors.asyncMap(fetch) }
+    return try await withThrowingTaskGroup(of: (Int, ManifestBytes).self) { group in
+      for (position, descriptor) in descriptors.enumerated() {
+        group.addTask { (position, try await fetch(descriptor)) }
+      }
+      var results = [ManifestBytes?](repeating: nil, count: descriptors.count)
+      for try await (position, manifest) in group { results[position] = manifest }
+      return results.compactMap { $0 }
+    }
+  }
+}
+
+extension Array {
+  fileprivate func asyncMap<T>(_ transform: (Element) async throws -> T) async throws -> [T] {
+    var result: [T] = []
+    for element in self { result.append(try await transform(element)) }
+    return result
   }
 }
 
