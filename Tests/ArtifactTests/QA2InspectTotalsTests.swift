@@ -64,4 +64,35 @@ import Testing
     #expect(text.hasSuffix("; run `kk artifact verify -a a.tar`"))
     #expect(!text.contains(".;"))
   }
+
+  /// `--json` keys are always present (null when they do not apply): scripts written against
+  /// SPEC 3.2 index `f["component"]` on every file, the manifest YAML entry included.
+  @Test func jsonKeysAreAlwaysPresent() throws {
+    let inspection = ArtifactInspection(
+      source: "a", topDigest: "sha256:x",
+      images: [
+        .init(
+          reference: "docker.io/library/busybox:1.36", digest: "sha256:a", mediaType: "m",
+          platforms: ["linux/amd64"], size: 1, blobs: 1, upstreamDigest: nil)
+      ],
+      files: [
+        .init(
+          kind: "manifest", component: nil, version: nil, arch: nil, path: "manifest.yaml",
+          digest: nil, size: 2)
+      ], blobCount: 2, totalBytes: 3, uniqueBytes: 3)
+    let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(inspection))
+    let root = try #require(object as? [String: Any])
+    let image = try #require((root["images"] as? [[String: Any]])?.first)
+    let file = try #require((root["files"] as? [[String: Any]])?.first)
+    #expect(
+      Set(image.keys)
+        == ["reference", "digest", "mediaType", "platforms", "size", "blobs", "upstreamDigest"])
+    #expect(image["upstreamDigest"] is NSNull)
+    #expect(Set(file.keys) == ["kind", "component", "version", "arch", "path", "digest", "size"])
+    #expect(file["component"] is NSNull && file["arch"] is NSNull)
+    // And it still decodes back to the same value.
+    let decoded = try JSONDecoder().decode(
+      ArtifactInspection.self, from: JSONEncoder().encode(inspection))
+    #expect(decoded == inspection)
+  }
 }

@@ -54,6 +54,35 @@ public struct ArtifactInspection: Sendable, Codable, Equatable {
   public var uniqueBytes: Int64
 }
 
+// `--json` is a stable schema: every key is always present, `null` when it does not apply
+// (a file entry of the manifest YAML has no component; most images were not filtered), so a
+// script can index `f["arch"]` without guarding against a missing key.
+extension ArtifactInspection.Image {
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(reference, forKey: .reference)
+    try container.encode(digest, forKey: .digest)
+    try container.encode(mediaType, forKey: .mediaType)
+    try container.encode(platforms, forKey: .platforms)
+    try container.encode(size, forKey: .size)
+    try container.encode(blobs, forKey: .blobs)
+    try container.encode(upstreamDigest, forKey: .upstreamDigest)
+  }
+}
+
+extension ArtifactInspection.File {
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(kind, forKey: .kind)
+    try container.encode(component, forKey: .component)
+    try container.encode(version, forKey: .version)
+    try container.encode(arch, forKey: .arch)
+    try container.encode(path, forKey: .path)
+    try container.encode(digest, forKey: .digest)
+    try container.encode(size, forKey: .size)
+  }
+}
+
 extension ArtifactInspection {
   /// Builds the inspection from `index.json` and a lookup of blob contents (for indexes,
   /// manifests and configs). Sizes come from descriptors.
