@@ -109,4 +109,45 @@ import Testing
     let usage = try await KKBinary.run(["artifact", "images", "push", "--registry", "r.local"])
     #expect(usage.exitCode == 64, "\(usage)")
   }
+
+  @Test func corruptLayerExitsOneOrTwoAndNeverLands() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-push-cli")
+    defer { scratch.remove() }
+    let images = try await TestImages.generate(into: scratch.path + "/layout", images: 2)
+    let others = Set(images.images.dropFirst().flatMap { $0.manifests.flatMap(\.layers) })
+    let first = try #require(images.images.first)
+    let bad = try #require(first.manifests.flatMap(\.layers).first { !others.contains($0) })
+    let path = images.layout + "/blobs/sha256/" + bad.encoded
+    _ = chmod(path, 0o644)
+    var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    bytes[bytes.count / 2] ^= 0x01
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    let archive = scratch.path + "/artifact.tgz"
+    try await ProcessRunner.checked(
+      "tar", ["czf", archive, "-C", images.layout, "--exclude", ".ingest", "."])
+    try await withTestRegistry(.plain) { registry in
+      let target = ["--registry", registry.host, "--dest-tls-verify=false"]
+      func status(_ path: String) async throws -> Int {
+        try await HTTPProbe.fetch(registry.url(path), method: "GET").status
+      }
+      let stopped = try await KKBinary.run(
+        ["artifact", "images", "push", "--images-dir", images.layout] + target)
+      #expect(stopped.exitCode == 1, "\(stopped)")
+      #expect(stopped.stderr.contains(bad.description), "\(stopped.stderr)")
+      #expect(stopped.stdout.contains("images      0 pushed"), "\(stopped.stdout)")
+      #expect(try await status("/v2/\(first.repository)/blobs/\(bad)") == 404)
+
+      let partial = try await KKBinary.run(
+        ["artifact", "images", "push", "-a", archive, "--continue-on-error"] + target)
+      #expect(partial.exitCode == 2, "\(partial)")
+      #expect(partial.stdout.contains("images      1 pushed, 1 failed"), "\(partial.stdout)")
+      #expect(partial.stderr.contains(bad.description), "\(partial.stderr)")
+      #expect(try await status("/v2/\(first.repository)/blobs/\(bad)") == 404)
+      // skopeo as the independent check: the second image is there, the first is not.
+      let second = images.images[1]
+      let raw = try await registry.rawManifest(second.ref)
+      #expect(SHA256Hasher.digest([UInt8](raw)) == second.digest)
+      await #expect(throws: (any Error).self) { try await registry.rawManifest(first.ref) }
+    }
+  }
 }

@@ -35,6 +35,7 @@ extension ImagePusher {
     var kept = 0
     var pusher: ImagePusher?
     var passedBy: Set<Digest> = []
+    var corrupt: [Digest: PushError] = [:]
     while let entry = try reader.next() {
       if pusher == nil {
         if entry.name == "index.json" {
@@ -42,9 +43,12 @@ extension ImagePusher {
         } else if let digest = blobDigest(entry.name) {
           if entry.size <= Int64(smallEntryLimit) && kept + Int(entry.size) <= memoryBudget {
             let bytes = try entry.readAll(limit: smallEntryLimit)
-            guard SHA256Hasher.digest(bytes) == digest else {
-              throw PushError.blobCorrupt(
-                digest, actual: SHA256Hasher.digest(bytes), size: entry.size)
+            let actual = SHA256Hasher.digest(bytes)
+            guard actual == digest else {
+              // Not fatal: only the images using it fail (all of them without
+              // --continue-on-error), once the plan says which those are.
+              corrupt[digest] = PushError.blobCorrupt(digest, actual: actual, size: entry.size)
+              continue
             }
             small[digest] = bytes
             kept += bytes.count
@@ -60,6 +64,11 @@ extension ImagePusher {
         if dryRun { return (plan, nil) }
         let made = try makePusher(plan)
         pusher = made
+        for (digest, reason) in corrupt.sorted(by: { $0.key < $1.key })
+        where made.uses[digest] != nil {
+          made.ledger.fail(digest, reason.description)
+          log("FAILED blob \(digest): \(reason)")
+        }
         // What the plan needs that is already in memory goes first.
         for use in plan.blobUses {
           if let bytes = small[use.blob.digest] {
@@ -81,6 +90,7 @@ extension ImagePusher {
       let outcome = try PushPlanner.plan(
         indexJSON: indexJSON, manifest: { frozen[$0] }, target: target, patterns: patterns)
       if case .waiting(let missing) = outcome, let first = missing.sorted().first {
+        if let bad = missing.sorted().lazy.compactMap({ corrupt[$0] }).first { throw bad }
         throw PushError.missingManifest(first, image: "an image of \(path)")
       }
       throw PushError.source("\(path): planning did not complete")
