@@ -274,10 +274,14 @@ struct RegistryIntegrationTests {
           mediaType: root.mediaType)
         Issue.record("a pull-only account pushed")
       } catch {
-        switch error {
-        case .unauthorized, .denied: break
-        default: Issue.record("expected unauthorized/denied, got \(error)")
+        // The password is right; the token lacks push: say so, don't blame the password.
+        guard case .denied(_, let repository, let detail) = error else {
+          Issue.record("expected denied (insufficient scope), got \(error)")
+          return
         }
+        #expect(repository == image.repository)
+        #expect(detail?.contains("account '\(TokenPolicy.reader.username)'") == true)
+        #expect(!error.description.contains("password"))
       }
     }
   }

@@ -213,3 +213,20 @@ extension RegistryClient {
     return token
   }
 }
+
+extension RegistryClient {
+  /// A 401 that carries `error="insufficient_scope"` after a token was issued: the password
+  /// was fine, the account lacks the right (a pull-only account pushing). Saying "check the
+  /// password" would send the user the wrong way.
+  func insufficientScope(_ headers: HTTPHeaders, repository: String?) -> RegistryError? {
+    guard let header = headers["WWW-Authenticate"],
+      let challenge = AuthChallenge.parse(header).first(where: { $0.scheme == "bearer" }),
+      challenge.parameters["error"] == "insufficient_scope"
+    else { return nil }
+    let account = options.credentials.map { "account '\($0.username)'" } ?? "anonymous access"
+    let wanted = challenge.scope.map { " (asked: \($0))" } ?? ""
+    return .denied(
+      host: host, repository: repository ?? challenge.scope ?? "the repository",
+      detail: "the token issued to \(account) does not grant this action\(wanted)")
+  }
+}

@@ -119,6 +119,9 @@ public final class RegistryClient: Sendable {
         attempt -= 1
         continue
       case 401:
+        if let refusal = insufficientScope(response.headers, repository: call.repository) {
+          throw refusal
+        }
         let detail = RegistryErrorEntry.parse(response.body).first?.message
         throw .unauthorized(
           host: host, repository: call.repository, detail: detail,
