@@ -97,6 +97,12 @@ struct ImportTests {
       guard case .corruptBlob(let entry, _) = error as? ImportError else { return false }
       return entry == "blobs/sha256/\(bad.encoded)"
     }
+    // The import created `dir`, so its failure removes it; an existing one is kept, empty.
+    #expect(!FileManager.default.fileExists(atPath: dir))
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    #expect(throws: ImportError.self) {
+      try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    }
     let left = try FileManager.default.contentsOfDirectory(atPath: dir)
     #expect(left.isEmpty, "\(left)")
   }

@@ -36,9 +36,20 @@ import Testing
     try Data(bytes).write(to: URL(fileURLWithPath: plain))
     try await ProcessRunner.checked(
       "tar", ["rf", plain, "-C", images.layout, "./index.json", "./oci-layout"])
-    let bad = try await KKBinary.run(["artifact", "import", "-a", plain, "--dir", dir + "2"])
+    let created = scratch.path + "/new/kubekey"
+    let bad = try await KKBinary.run(["artifact", "import", "-a", plain, "--dir", created])
     #expect(bad.exitCode == 1, "\(bad)")
     #expect(bad.stderr.contains(layer.encoded), "\(bad.stderr)")
+    // The failed import removes the directories it created, and only those.
+    #expect(!FileManager.default.fileExists(atPath: scratch.path + "/new"))
+    let existing = scratch.path + "/existing"
+    try FileManager.default.createDirectory(atPath: existing, withIntermediateDirectories: true)
+    let again = try await KKBinary.run(["artifact", "import", "-a", plain, "--dir", existing])
+    #expect(again.exitCode == 1, "\(again)")
+    var isDirectory: ObjCBool = false
+    #expect(FileManager.default.fileExists(atPath: existing, isDirectory: &isDirectory))
+    #expect(isDirectory.boolValue)
+    #expect(!FileManager.default.fileExists(atPath: existing + "/.kk-import-staging"))
   }
 
   private func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {

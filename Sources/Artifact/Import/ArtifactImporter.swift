@@ -44,7 +44,37 @@ public enum ArtifactImporter {
   static let jsonLimit = 16 << 20
 
   /// Imports `archive` into `directory` (created if missing).
+  ///
+  /// When the import fails, a directory this call created is removed again (everything in
+  /// it was written by this failed import), so a typo'd or refused import leaves no empty
+  /// `--dir` behind; a directory that existed before is never removed.
   public static func importArtifact(archive: String, into directory: String)
+    throws(ImportError) -> ImportReport
+  {
+    let created = missingAncestors(of: directory)
+    do {
+      return try importInto(archive: archive, directory: directory)
+    } catch {
+      if let outermost = created.first { try? FileManager.default.removeItem(atPath: outermost) }
+      throw error
+    }
+  }
+
+  /// `path` and those of its parents that do not exist yet, outermost first.
+  static func missingAncestors(of path: String) -> [String] {
+    var missing: [String] = []
+    var probe = (path as NSString).standardizingPath
+    if !probe.hasPrefix("/") {
+      probe = FileManager.default.currentDirectoryPath + "/" + probe
+    }
+    while probe != "/" && !probe.isEmpty && !FileManager.default.fileExists(atPath: probe) {
+      missing.insert(probe, at: 0)
+      probe = (probe as NSString).deletingLastPathComponent
+    }
+    return missing
+  }
+
+  private static func importInto(archive: String, directory: String)
     throws(ImportError) -> ImportReport
   {
     try makeDirectories(directory)
