@@ -107,13 +107,27 @@ final class BlobProvider: Sendable {
       reader: try staging.open(blob.digest), path: staging.path(for: blob.digest))
   }
 
-  /// Puts every blob into `store`, `parallel` at a time, skipping those it has. Commits go
-  /// into `batch`: call its `syncDirectories()` before naming the blobs in `index.json`.
+  /// What one task of `ingest` finished.
+  private enum Step: Sendable {
+    /// A registry blob's bytes are all in its writer: the transfer slot is free, the commit
+    /// (fdatasync, rename) still to do.
+    case fetched(BlobWriter, Descriptor)
+    /// A blob is stored.
+    case stored
+  }
+
+  /// Puts every blob into `store`, `parallel` transfers at a time, skipping those it has.
+  /// Commits go into `batch`: call its `syncDirectories()` before naming the blobs in
+  /// `index.json`.
+  ///
+  /// A registry blob's commit runs beside the next transfer rather than in its slot: its
+  /// fdatasync waits for the disk (milliseconds, far more on a busy one), and holding the
+  /// slot for it left the network idle between blobs.
   func ingest(_ blobs: [Descriptor], into store: BlobStore, parallel: Int, batch: BlobBatch)
     async throws(ImageCopyError)
   {
     do {
-      try await withThrowingTaskGroup(of: Void.self) { group in
+      try await withThrowingTaskGroup(of: Step.self) { group in
         var pending = blobs.filter { store.size(of: $0.digest) != $0.size }[...]
         func next() {
           guard let blob = pending.popFirst() else { return }
@@ -122,13 +136,20 @@ final class BlobProvider: Sendable {
               try store.ingest(
                 file: sourceStore.path(for: blob.digest), expecting: blob.digest, size: blob.size,
                 batch: batch)
-            } else {
-              try await self.fetch(blob, into: store, batch: batch)
+              return .stored
             }
+            return .fetched(try await self.download(blob, into: store), blob)
           }
         }
         for _ in 0..<parallel { next() }
-        while try await group.next() != nil { next() }
+        while let step = try await group.next() {
+          guard case .fetched(let writer, let blob) = step else { continue }
+          next()
+          group.addTask {
+            try await self.commit(writer, blob, batch: batch)
+            return .stored
+          }
+        }
       }
     } catch let error as ImageCopyError {
       throw error
@@ -139,9 +160,13 @@ final class BlobProvider: Sendable {
     }
   }
 
-  private func fetch(_ blob: Descriptor, into store: BlobStore, batch: BlobBatch? = nil)
-    async throws
-  {
+  /// Fetches a blob and commits it at once (registry to registry staging).
+  private func fetch(_ blob: Descriptor, into store: BlobStore) async throws {
+    try await commit(try await download(blob, into: store), blob, batch: nil)
+  }
+
+  /// A writer holding all of the blob's bytes, not yet committed (cancelled on failure).
+  private func download(_ blob: Descriptor, into store: BlobStore) async throws -> BlobWriter {
     guard let sourceClient else { throw ImageCopyError.layout("no source registry") }
     let writer = try store.writer(expecting: blob.digest, size: blob.size)
     do {
@@ -151,14 +176,30 @@ final class BlobProvider: Sendable {
       writer.cancel()
       throw error
     }
-    do {
-      try writer.commit(batch: batch)
-    } catch .digestMismatch(let expected, let actual, _, _) {
+    return writer
+  }
+
+  /// Commits on a dispatch thread: fdatasync blocks, and the Swift concurrency pool has one
+  /// thread per core to run every other task.
+  private func commit(_ writer: BlobWriter, _ blob: Descriptor, batch: BlobBatch?) async throws {
+    let result = await withCheckedContinuation {
+      (continuation: CheckedContinuation<Result<Void, BlobstoreError>, Never>) in
+      DispatchQueue.global(qos: .userInitiated).async {
+        continuation.resume(
+          returning: Result { () throws(BlobstoreError) in try writer.commit(batch: batch) })
+      }
+    }
+    switch result {
+    case .success: return
+    case .failure(.digestMismatch(let expected, let actual, _, _)):
       // The writer was the only digest check (see DigestVerifyingSink): report it as the
       // registry's bad content, as the client would have.
       throw RegistryError.digestMismatch(
-        what: "blob \(expected) of \(sourceClient.host)/\(sourceRepository)", expected: expected,
-        actual: actual)
+        what: "blob \(expected) of \(sourceClient?.host ?? "the source")/\(sourceRepository)",
+        expected: expected, actual: actual)
+    case .failure(let error):
+      throw error
     }
   }
+
 }
