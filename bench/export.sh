@@ -9,6 +9,14 @@
 # unique, incompressible layers) pushed into a local docker-registry on 127.0.0.1. Each tool
 # runs under /usr/bin/time -v (wall time and peak RSS). kk runs cold (empty cache) and warm
 # (same cache, new output). Prints a markdown table for bench/RESULTS.md.
+#
+# Binaries set (issue 5; KK_BENCH_BINARIES=0 skips it): real ELF files of this machine, a
+# different set per arch (~300 MB each, so nothing dedupes), served by
+# testdata/catalog/fileserver.py as kk's --download-mirror and pinned by sha256 in the
+# manifest (kubeadm, kubelet, kubectl of kubernetes v1.22.12). Rows: the images plus the
+# binaries (KubeKey method: skopeo as above, curl of each file from the same server, one
+# `tar czf` of both), and kk on the binaries alone, whose artifact size is compared with
+# `gzip -6` of the same files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/kk-bench-export}
@@ -95,6 +103,120 @@ cat "$work/kk-warm.tar.gz" >/dev/null
 read -r floor_s _ < <(measure disk-floor dd if="$work/kk-warm.tar.gz" of="$work/dd-floor" bs=1M conv=fsync)
 rm -f "$work/dd-floor"
 
+binaries_rows=""
+if [ "${KK_BENCH_BINARIES:-1}" != 0 ]; then
+  # kube/<v>/<arch>/<binary> in the artifact; sources must be regular ELF files, distinct.
+  declare -A elf=(
+    [amd64/kubeadm]=/opt/swift/usr/bin/clang-21
+    [amd64/kubelet]=/opt/swift/usr/bin/lldb-server
+    [amd64/kubectl]=/usr/bin/ctr
+    [arm64/kubeadm]=/opt/swift/usr/lib/libclang.so.21.0.0
+    [arm64/kubelet]=/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1
+    [arm64/kubectl]=/usr/bin/node
+  )
+  version=v1.22.12
+  mirror_root="$work/mirror"
+  for key in "${!elf[@]}"; do
+    src=$(readlink -f "${elf[$key]}")
+    [ "$(head -c4 "$src" | od -An -c | tr -d ' ')" = "177ELF" ] || { echo "not an ELF file: $src" >&2; exit 1; }
+    dest="$mirror_root/dl.k8s.io/release/$version/bin/linux/$key"
+    mkdir -p "$(dirname "$dest")"
+    ln -sf "$src" "$dest"
+  done
+  # sha256 pins (python hashlib), computed once per work dir.
+  [ -f "$work/binaries.json" ] || python3 - "$mirror_root" "$version" >"$work/binaries.json" <<'PY'
+import hashlib, json, os, sys
+root, version = sys.argv[1], sys.argv[2]
+pins, sizes = {}, {}
+for arch in ("amd64", "arm64"):
+    for binary in ("kubeadm", "kubelet", "kubectl"):
+        path = os.path.join(root, "dl.k8s.io/release", version, "bin/linux", arch, binary)
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        pins.setdefault(binary, {})[arch] = h.hexdigest()
+        sizes[f"{arch}/{binary}"] = os.path.getsize(path)
+print(json.dumps({"pins": pins, "sizes": sizes, "total": sum(sizes.values())}))
+PY
+  binaries_total=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["total"])' "$work/binaries.json")
+  python3 testdata/catalog/fileserver.py "$mirror_root" >"$work/fileserver.log" 2>&1 &
+  fileserver_pid=$!
+  trap 'kill $registry_pid $fileserver_pid 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do grep -q '^PORT ' "$work/fileserver.log" && break; sleep 0.1; done
+  mirror="http://127.0.0.1:$(awk '/^PORT /{print $2; exit}' "$work/fileserver.log")/files"
+
+  # components: the three kubernetes binaries, pinned; everything else not bundled.
+  components() {
+    python3 - "$work/binaries.json" "$version" <<'PY'
+import json, sys
+pins = json.load(open(sys.argv[1]))["pins"]
+print("  kubernetesDistributions:\n  - type: kubernetes\n    version: %s\n    sha256:" % sys.argv[2])
+for binary, arches in pins.items():
+    print("      %s:" % binary)
+    for arch, digest in arches.items():
+        print("        %s: %s" % (arch, digest))
+print("  components:")
+for key in ("helm", "cni", "etcd", "calicoctl", "crictl"):
+    print('    %s: {version: ""}' % key)
+PY
+  }
+  # manifest.yaml: apiVersion, kind, metadata, spec:, arches, images...
+  head -n 5 "$work/manifest.yaml" >"$work/manifest-binaries.yaml"
+  components >>"$work/manifest-binaries.yaml"
+  tail -n +6 "$work/manifest.yaml" >>"$work/manifest-binaries.yaml"
+  { head -n 5 "$work/manifest.yaml"; components; echo "  images: []"; } >"$work/manifest-binonly.yaml"
+
+  # KubeKey method with the binaries: skopeo as above, curl each file, one tar czf of both.
+  rm -rf "$work/skopeo" "$work/kubekey-bin.tar.gz" "$work/kube"
+  {
+    echo "set -e"
+    for r in $refs; do
+      echo "skopeo copy --all --quiet --src-tls-verify=false docker://127.0.0.1:$port/$r oci:$work/skopeo:$r"
+    done
+    for key in "${!elf[@]}"; do
+      echo "curl -fsS --create-dirs -o $work/kube/$version/$key $mirror/dl.k8s.io/release/$version/bin/linux/$key"
+    done
+    echo "tar czf $work/kubekey-bin.tar.gz -C $work skopeo kube"
+  } >"$work/kubekey-method-bin.sh"
+  read -r basebin_s basebin_rss < <(measure kubekey-bin bash "$work/kubekey-method-bin.sh")
+
+  export KKZONE=
+  rm -rf "$work/cache-bin" "$work"/kk-bin-*.tar.gz
+  read -r bincold_s bincold_rss < <(measure kk-bin-cold "$kk" artifact export \
+    -m "$work/manifest-binaries.yaml" -o "$work/kk-bin-cold.tar.gz" --cache-dir "$work/cache-bin" \
+    --download-mirror "$mirror" --json)
+  read -r binwarm_s binwarm_rss < <(measure kk-bin-warm "$kk" artifact export \
+    -m "$work/manifest-binaries.yaml" -o "$work/kk-bin-warm.tar.gz" --cache-dir "$work/cache-bin" \
+    --download-mirror "$mirror" --json)
+  rm -rf "$work/cache-binonly"
+  read -r binonly_s binonly_rss < <(measure kk-binonly "$kk" artifact export \
+    -m "$work/manifest-binonly.yaml" -o "$work/kk-binonly.tar.gz" --cache-dir "$work/cache-binonly" \
+    --download-mirror "$mirror" --json)
+  rm -rf "$work/cache-bin" "$work/cache-binonly"
+  # gzip -6 of the same files, each on its own (what a per-file deflate can reach).
+  gzip6=0
+  for key in "${!elf[@]}"; do
+    gzip6=$((gzip6 + $(gzip -6 -c "$mirror_root/dl.k8s.io/release/$version/bin/linux/$key" | wc -c)))
+  done
+  binonly_size=$(stat -c %s "$work/kk-binonly.tar.gz")
+  binaries_rows=$(
+    printf '| KubeKey method, images + binaries (skopeo + curl x6 + tar czf) | %.2f | 1.000x | %d | - | %s |\n' \
+      "$basebin_s" $((basebin_rss / 1024)) "$(stat -c %s "$work/kubekey-bin.tar.gz")"
+    printf '| kk export, images + binaries, cold cache | %.2f | %sx | %d | %s | %s |\n' "$bincold_s" \
+      "$(awk "BEGIN { printf \"%.3f\", $bincold_s / $basebin_s }")" $((bincold_rss / 1024)) \
+      "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["downloadedBytes"])' "$work/kk-bin-cold.out")" \
+      "$(stat -c %s "$work/kk-bin-cold.tar.gz")"
+    printf '| kk export, images + binaries, warm cache | %.2f | %sx | %d | %s | %s |\n' "$binwarm_s" \
+      "$(awk "BEGIN { printf \"%.3f\", $binwarm_s / $basebin_s }")" $((binwarm_rss / 1024)) \
+      "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["downloadedBytes"])' "$work/kk-bin-warm.out")" \
+      "$(stat -c %s "$work/kk-bin-warm.tar.gz")"
+    printf '| kk export, binaries only, cold cache | %.2f | - | %d | - | %s |\n' "$binonly_s" \
+      $((binonly_rss / 1024)) "$binonly_size"
+  )
+  binaries_note="binaries: $binaries_total bytes of ELF in 6 files; kk binaries-only artifact $binonly_size bytes vs gzip -6 of the same files $gzip6 bytes = $(awk "BEGIN { printf \"%.3f\", $binonly_size / $gzip6 }")x (target <= 1.10x)"
+fi
+
 r() { awk "BEGIN { printf \"%.3f\", $1 / $2 }"; }
 echo
 echo "| run | wall s | vs KubeKey method | peak RSS MiB | blob bytes fetched | artifact bytes |"
@@ -104,11 +226,13 @@ printf '| KubeKey method (skopeo copy --all x%s + tar czf) | %.2f | 1.000x | %d 
 printf '| kk export, cold cache | %.2f | %sx | %d | %s | %s |\n' "$cold_s" "$(r "$cold_s" "$base_s")" $((cold_rss / 1024)) "$fetched_cold" "$size_kk"
 printf '| kk export, cold cache, --skip-verify | %.2f | %sx | %d | - | - |\n' "$noverify_s" "$(r "$noverify_s" "$base_s")" $((noverify_rss / 1024))
 printf '| kk export, warm cache | %.2f | %sx | %d | %s | %s |\n' "$warm_s" "$(r "$warm_s" "$base_s")" $((warm_rss / 1024)) "$fetched_warm" "$(stat -c %s "$work/kk-warm.tar.gz")"
+[ -z "$binaries_rows" ] || echo "$binaries_rows"
 echo
+[ -z "$binaries_rows" ] || echo "$binaries_note"
 echo "unique blob bytes (generator): $unique; kk artifact / unique = $(r "$size_kk" "$unique"); cold and warm artifacts byte-identical: $same"
 echo "naive durable copy (dd conv=fsync of the artifact's bytes): ${floor_s} s = $(r "$floor_s" "$base_s")x of the KubeKey method"
 python3 -c 'import json,sys
 for f in sys.argv[1:]:
     d = json.load(open(f)); print(f.rsplit("/", 1)[-1], "phases s:", {k: round(v, 2) for k, v in d["seconds"].items()})' \
-  "$work/kk-cold.out" "$work/kk-warm.out"
+  "$work/kk-cold.out" "$work/kk-warm.out" $([ -z "$binaries_rows" ] || echo "$work/kk-bin-cold.out $work/kk-bin-warm.out $work/kk-binonly.out")
 echo "load average at the end of the run: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"

@@ -20,11 +20,12 @@ public enum ArchiveCompression: String, Sendable, CaseIterable {
 /// What the caller knows about an entry's bytes, so the gzip writer can skip recompressing
 /// data that is already compressed (container layers, tarballs) and store it instead.
 public enum EntryCompressibility: Sendable, Equatable {
-  /// Decide from the entry's first bytes (gzip, zstd, xz, bzip2, zip magic → store).
+  /// Decide from the entry's first bytes (gzip, zstd, xz, bzip2, zip magic → store); other
+  /// entries of 1 MiB or more (binaries) are deflated at level 4, smaller ones at 6.
   case auto
   /// Already compressed: stored blocks, near memcpy speed, no size gain to chase.
   case compressed
-  /// Raw binaries, JSON, YAML: deflate at level 6.
+  /// JSON, YAML, uncompressed tars: deflate at level 6.
   case compressible
 
   /// Maps an OCI/Docker media type to a hint; unknown types fall back to `.auto`.

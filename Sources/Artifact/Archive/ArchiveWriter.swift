@@ -14,8 +14,9 @@ import OCI
 /// entries over 8 GiB still work. The same entries give byte-identical output.
 ///
 /// - gzip: libarchive writes a plain tar stream into our callback and we deflate it as ONE gzip
-///   member, at level 0 (stored) for entries that are already compressed and level 6 otherwise
-///   (see `EntryCompressibility`).
+///   member, at level 0 (stored) for entries that are already compressed, level 4 for large
+///   entries without a media-type hint (binaries: see `GzipMemberEncoder.binaryLevel`) and
+///   level 6 otherwise (JSON, YAML; see `EntryCompressibility`).
 /// - zstd: libarchive's zstd filter at `zstdLevel` (default 3, zstd's own default: ~ gzip -6
 ///   ratio at several times its speed; layers are already compressed so higher levels buy little).
 ///
@@ -216,8 +217,11 @@ public final class ArchiveWriter {
       if first, let gzip = sink.gzip {
         let compressed =
           hint == .compressed || (hint == .auto && EntryCompressibility.looksCompressed(bytes))
+        let binary = hint == .auto && size >= GzipMemberEncoder.binaryThreshold
         try gzip.setLevel(
-          compressed ? GzipMemberEncoder.compressedLevel : GzipMemberEncoder.defaultLevel)
+          compressed
+            ? GzipMemberEncoder.compressedLevel
+            : binary ? GzipMemberEncoder.binaryLevel : GzipMemberEncoder.defaultLevel)
       }
       first = false
       let written = archive_write_data(archive, bytes.baseAddress, count)

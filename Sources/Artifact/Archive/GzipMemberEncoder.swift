@@ -10,6 +10,13 @@ import CZlib
 final class GzipMemberEncoder {
   static let compressedLevel: Int32 = 0
   static let defaultLevel: Int32 = 6
+  /// Large raw entries (binaries, ISOs): zlib's level 4 deflates ELF files 2-3x faster than
+  /// level 6 for 3-7% more bytes (measured on clang, node, ctr, containerd-shim: 1.034-1.064x
+  /// the size in 0.31-0.46x the time), within the 10% of `gzip -6` the artifact allows; levels
+  /// 1-3 were 6-20% larger.
+  static let binaryLevel: Int32 = 4
+  /// Entries at least this large with no media-type hint count as binaries.
+  static let binaryThreshold: Int64 = 1 << 20
 
   private let stream: UnsafeMutablePointer<z_stream>
   private let output: PartialFile
