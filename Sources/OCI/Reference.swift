@@ -8,7 +8,7 @@
 /// Grammar (docker/distribution `reference`):
 /// ```
 /// reference  := name [ ":" tag ] [ "@" digest ]
-/// name       := [ registry "/" ] path            (at most 255 characters)
+/// name       := [ registry "/" ] path            (at most 255 characters, normalised)
 /// registry   := host [ ":" port ]
 /// host       := domain-name | IPv4 | "[" IPv6 "]"
 /// path       := component ( "/" component )*
@@ -86,9 +86,6 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible, Codable {
     }
 
     guard !rest.isEmpty else { throw fail("the image name is missing") }
-    guard rest.utf8.count <= 255 else {
-      throw fail("the name is \(rest.utf8.count) characters long; at most 255 are allowed")
-    }
 
     var registry = Reference.dockerHub
     var path = rest
@@ -107,6 +104,13 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible, Codable {
       path = "library/" + path
     }
     if let problem = Reference.pathProblem(path) { throw fail(problem) }
+    // Docker, containerd and skopeo count the normalised name (`docker.io/library/` included).
+    let length = registry.utf8.count + 1 + path.utf8.count
+    guard length <= 255 else {
+      throw fail(
+        "the name \(registry)/\(path.prefix(24))... is \(length) characters long once "
+          + "normalised; at most 255 are allowed")
+    }
 
     self.registry = registry
     self.repository = String(path)
