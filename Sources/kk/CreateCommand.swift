@@ -50,6 +50,15 @@ struct CreateManifestCommand: AsyncParsableCommand {
   var arch: String?
 
   func validate() throws {
+    // The name is metadata.name and part of the default file name: it must be non-empty and
+    // cannot hold a path (`--name ../x` would write outside the current directory).
+    if name.trimmingCharacters(in: .whitespaces).isEmpty {
+      throw ValidationError("--name must not be empty (it is the manifest's metadata.name)")
+    }
+    if name.contains("/") || name.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+      throw ValidationError(
+        "--name '\(name)' cannot contain '/' or control characters; use -f PATH to choose the file")
+    }
     if withKubernetes == nil, arch != nil {
       throw ValidationError("--arch only applies with --with-kubernetes")
     }
