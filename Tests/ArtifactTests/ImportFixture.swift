@@ -62,11 +62,25 @@ struct ImportFixture {
 
   /// Packs the layout in SPEC order: layout files, manifests/indexes/configs, then the rest
   /// sorted by digest.
-  func pack(_ name: String, damaging: Digest? = nil) throws -> String {
+  ///
+  /// - Parameters:
+  ///   - damaging: a blob whose middle byte is flipped.
+  ///   - ociLayout, indexJSON: bytes written instead of the layout's own files.
+  func pack(
+    _ name: String, damaging: Digest? = nil, ociLayout: [UInt8]? = nil, indexJSON: [UInt8]? = nil
+  ) throws -> String {
     let path = scratch.path + "/" + name
     let writer = try ArchiveWriter(path: path)
-    try writer.addFile(name: "oci-layout", path: images.layout + "/oci-layout")
-    try writer.addFile(name: "index.json", path: images.layout + "/index.json")
+    if let ociLayout {
+      try writer.add(name: "oci-layout", bytes: ociLayout)
+    } else {
+      try writer.addFile(name: "oci-layout", path: images.layout + "/oci-layout")
+    }
+    if let indexJSON {
+      try writer.add(name: "index.json", bytes: indexJSON)
+    } else {
+      try writer.addFile(name: "index.json", path: images.layout + "/index.json")
+    }
     let walk = try store.walk()
     var first: [Digest] = []
     var seen: Set<Digest> = []
@@ -91,6 +105,22 @@ struct ImportFixture {
     }
     try writer.finish()
     return path
+  }
+
+  /// The layout's own `index.json` bytes.
+  func indexJSON() throws -> [UInt8] {
+    [UInt8](try Data(contentsOf: URL(fileURLWithPath: images.layout + "/index.json")))
+  }
+
+  /// Bytes of every distinct blob the layout holds: what an import stages.
+  func blobBytes() throws -> Int64 {
+    let directory = images.layout + "/blobs/sha256"
+    var total: Int64 = 0
+    for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
+      let size = try FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size]
+      total += (size as? Int64) ?? Int64((size as? Int) ?? 0)
+    }
+    return total
   }
 
   /// `tar czf` of the layout directory: tar's own order, `./` prefixes, directory entries.

@@ -48,12 +48,16 @@ public enum ArtifactImporter {
   /// When the import fails, a directory this call created is removed again (everything in
   /// it was written by this failed import), so a typo'd or refused import leaves no empty
   /// `--dir` behind; a directory that existed before is never removed.
-  public static func importArtifact(archive: String, into directory: String)
-    throws(ImportError) -> ImportReport
-  {
+  ///
+  /// - Parameter freeSpace: bytes free on the file system of a path (`statvfs`); checked
+  ///   against what the archive's front says its blobs need before anything is written.
+  public static func importArtifact(
+    archive: String, into directory: String,
+    freeSpace: (String) -> Int64? = DiskSpace.available(at:)
+  ) throws(ImportError) -> ImportReport {
     let created = missingAncestors(of: directory)
     do {
-      return try importInto(archive: archive, directory: directory)
+      return try importInto(archive: archive, directory: directory, freeSpace: freeSpace)
     } catch {
       if let outermost = created.first { try? FileManager.default.removeItem(atPath: outermost) }
       throw error
@@ -74,10 +78,9 @@ public enum ArtifactImporter {
     return missing
   }
 
-  private static func importInto(archive: String, directory: String)
-    throws(ImportError) -> ImportReport
-  {
-    try makeDirectories(directory)
+  private static func importInto(
+    archive: String, directory: String, freeSpace: (String) -> Int64?
+  ) throws(ImportError) -> ImportReport {
     if let stamp = readStamp(directory), let current = try indexDigest(of: archive),
       stamp == current, FileManager.default.fileExists(atPath: directory + "/images/index.json")
     {
@@ -85,18 +88,23 @@ public enum ArtifactImporter {
         alreadyImported: true, indexDigest: current, images: [], archEntries: [], files: [],
         blobsVerified: 0, bytesVerified: 0, ignoredEntries: [])
     }
+    if let needed = neededBytes(of: archive), let free = freeSpace(directory), free < needed {
+      throw .noSpace(directory: directory, needed: needed, available: free)
+    }
+    try makeDirectories(directory)
     let stagingPath = directory + "/" + stagingName
     try? FileManager.default.removeItem(atPath: stagingPath)
     defer { try? FileManager.default.removeItem(atPath: stagingPath) }
     let staging: BlobStore
     do { staging = try BlobStore.create(at: stagingPath) } catch { throw .store(error) }
 
-    let scanned = try stage(archive: archive, into: staging)
+    let scanned = try stage(archive: archive, into: staging, directory: directory)
+    try verifyStaged(scanned, archive: archive, staging: staging)
     let index: ImageIndex
     do {
       index = try JSONDecoder().decode(ImageIndex.self, from: Data(scanned.indexJSON))
     } catch {
-      throw .malformed(what: "index.json of \(archive)", reason: "\(error)")
+      throw .malformedIndex(path: archive, reason: "is not an OCI image index")
     }
     let placer = ImportPlacer(directory: directory, staging: staging)
     let placed = try placer.place(index: index)
@@ -110,45 +118,63 @@ public enum ArtifactImporter {
 
   struct Staged {
     var indexJSON: [UInt8]
+    var layout: [UInt8]
+    /// Every committed blob and its size (each matched its digest on commit).
+    var sizes: [Digest: Int64]
     var blobs: Int
     var bytes: Int64
     var ignored: [String]
   }
 
   /// One pass over the archive: every blob into the staging store (verified on commit), the
-  /// layout files into memory.
-  static func stage(archive: String, into staging: BlobStore) throws(ImportError) -> Staged {
+  /// layout files into memory. A failed write is reported as the directory's problem
+  /// (`writeFailed`), only bytes that do not match their name as a corrupt blob.
+  static func stage(archive: String, into staging: BlobStore, directory: String)
+    throws(ImportError) -> Staged
+  {
     var ignored: [String] = []
+    var sinks: [ImportSink] = []
     var setupFailure: ImportError?
     let result: (compression: ArchiveCompression?, entries: [ArchiveScanner.Scanned<ImportSink>])
     do {
       result = try ArchiveScanner.scan(path: archive) { name, size in
         if name == "index.json" || name == "oci-layout" {
-          return ImportSink(.memory(limit: jsonLimit))
+          let sink = ImportSink(entry: name, directory: directory, .memory(limit: jsonLimit))
+          sinks.append(sink)
+          return sink
         }
-        let parts = name.split(separator: "/")
-        guard parts.count == 3, parts[0] == "blobs",
-          let digest = try? Digest(parsing: "\(parts[1]):\(parts[2])")
-        else {
+        guard let digest = blobDigest(name) else {
           ignored.append(name)
           return nil
         }
-        do {
-          return ImportSink(.blob(digest, try staging.writer(expecting: digest, size: size)))
+        do throws(BlobstoreError) {
+          let writer = try staging.writer(expecting: digest, size: size)
+          let sink = ImportSink(entry: name, directory: directory, .blob(digest, writer))
+          sinks.append(sink)
+          return sink
         } catch {
-          if setupFailure == nil { setupFailure = .corruptBlob(entry: name, detail: "\(error)") }
+          if setupFailure == nil {
+            setupFailure = .staging(entry: name, directory: directory, error)
+          }
           return nil
         }
       }
     } catch {
+      cancelWriters(sinks)
       if case .consumerFailed(_, let entry, let detail) = error {
-        throw .corruptBlob(entry: entry, detail: detail)
+        let recorded = sinks.first { $0.entry == entry }?.failure
+        throw recorded ?? sinks.lazy.compactMap(\.failure).first
+          ?? .corruptBlob(entry: entry, detail: detail)
       }
       throw .archive(error)
     }
-    if let setupFailure { throw setupFailure }
+    if let setupFailure {
+      cancelWriters(sinks)
+      throw setupFailure
+    }
     var indexJSON: [UInt8]?
     var layout: [UInt8]?
+    var sizes: [Digest: Int64] = [:]
     var blobs = 0
     var bytes: Int64 = 0
     var failure: ImportError?
@@ -160,28 +186,37 @@ public enum ArtifactImporter {
         } else {
           layout = entry.sink.bytes
         }
-      case .blob(_, let writer):
+      case .blob(let digest, let writer):
         if failure != nil {
           writer.cancel()
           continue
         }
-        do {
+        do throws(BlobstoreError) {
           try writer.commit()
+          sizes[digest] = entry.size
           blobs += 1
           bytes += entry.size
         } catch {
-          failure = .corruptBlob(entry: entry.name, detail: "\(error)")
+          failure = .staging(entry: entry.name, directory: directory, error)
         }
       }
     }
     if let failure { throw failure }
-    guard layout != nil else {
+    guard let layout else {
       throw .notAnArtifact(path: archive, reason: "it has no oci-layout entry")
     }
     guard let indexJSON else {
       throw .notAnArtifact(path: archive, reason: "it has no index.json entry")
     }
-    return Staged(indexJSON: indexJSON, blobs: blobs, bytes: bytes, ignored: ignored)
+    return Staged(
+      indexJSON: indexJSON, layout: layout, sizes: sizes, blobs: blobs, bytes: bytes,
+      ignored: ignored)
+  }
+
+  static func cancelWriters(_ sinks: [ImportSink]) {
+    for sink in sinks {
+      if case .blob(_, let writer) = sink.kind { writer.cancel() }
+    }
   }
 
   /// The sha256 of the archive's `index.json`, reading only up to that entry (the second

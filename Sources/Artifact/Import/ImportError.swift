@@ -1,4 +1,5 @@
 import Blobstore
+import Foundation
 import OCI
 
 /// Why `kk artifact import` stopped. Every case names the archive entry, blob or path at
@@ -12,6 +13,9 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
   case corruptBlob(entry: String, detail: String)
   /// The archive has no `index.json` (or `oci-layout`), so it is not a kk artifact.
   case notAnArtifact(path: String, reason: String)
+  /// The artifact's `index.json` is not JSON or not an OCI image index; `reason` completes
+  /// "index.json of PATH ...".
+  case malformedIndex(path: String, reason: String)
   /// `index.json` or a manifest inside the artifact does not parse.
   case malformed(what: String, reason: String)
   /// A blob the graph needs is not in the archive.
@@ -23,6 +27,15 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
   case conflictingFilePath(path: String)
   /// A file-system operation in the target directory failed.
   case io(path: String, operation: String, errno: Int32)
+  /// The file system holding the target directory has less free space than the artifact's
+  /// blobs need (known from the archive's front before anything is written).
+  case noSpace(directory: String, needed: Int64, available: Int64)
+  /// Writing an archive entry into the staging store failed (disk full, quota, file-size
+  /// limit, I/O error): the artifact is not at fault, the target directory is.
+  case writeFailed(directory: String, entry: String, errno: Int32)
+  /// The archive is readable but fails the checks `kk artifact verify` makes (SPEC 3.1):
+  /// a bad `oci-layout`, a descriptor whose size is off, a manifest that does not parse.
+  case failsVerification(path: String, problems: [String])
   /// The blob store under `images/` failed.
   case store(BlobstoreError)
 
@@ -35,6 +48,9 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
         "\(entry) is corrupt: \(detail); nothing of this import was placed, get an intact copy of the artifact (kk artifact verify -a names every bad blob)"
     case .notAnArtifact(let path, let reason):
       return "\(path) is not a kk artifact: \(reason)"
+    case .malformedIndex(let path, let reason):
+      return
+        "index.json of \(path) \(reason); nothing of this import was placed, get an intact copy of the artifact"
     case .malformed(let what, let reason):
       return "\(what) does not parse: \(reason)"
     case .missingBlob(let digest, let neededBy):
@@ -46,9 +62,30 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
       return "two files of the artifact claim the path '\(path)' with different content"
     case .io(let path, let operation, let code):
       return "\(operation) \(path) failed: \(String(cString: strerror(code))) (errno \(code))"
+    case .noSpace(let directory, let needed, let available):
+      return
+        "no space left in \(directory): the artifact's blobs need \(Self.mib(needed)), \(Self.mib(available)) free; free space or choose another --dir (nothing was written)"
+    case .writeFailed(let directory, let entry, let code) where code == ENOSPC || code == EDQUOT:
+      return
+        "no space left in \(directory) while writing \(entry) (\(String(cString: strerror(code)))); free space or choose another --dir; nothing of this import was placed"
+    case .writeFailed(let directory, let entry, let code):
+      let hint = code == EFBIG ? " (a file-size limit: see ulimit -f)" : ""
+      return
+        "cannot write \(entry) into \(directory): \(String(cString: strerror(code))) (errno \(code))\(hint); nothing of this import was placed"
+    case .failsVerification(let path, let problems):
+      let shown = problems.prefix(3).joined(separator: "; ")
+      let more = problems.count > 3 ? " (and \(problems.count - 3) more)" : ""
+      return
+        "\(path) does not verify: \(shown)\(more); nothing of this import was placed, get an intact copy of the artifact (kk artifact verify -a \(path) lists every problem)"
     case .store(let error):
       return "\(error)"
     }
+  }
+
+  /// `4.0 MiB`: sizes in messages, one decimal.
+  static func mib(_ bytes: Int64) -> String {
+    let value = Double(bytes) / 1_048_576
+    return value < 0.1 && bytes > 0 ? "\(bytes) bytes" : String(format: "%.1f MiB", value)
   }
 }
 
