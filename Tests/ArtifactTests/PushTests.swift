@@ -97,6 +97,36 @@ struct PushTests {
     }
   }
 
+  /// A re-push learns from HEADs that the registry has every blob and stops reading the
+  /// archive after the manifests: an archive cut off in its blobs still re-pushes, while a
+  /// first push of it fails (so the test would notice a re-push that reads on).
+  @Test func archiveRepushStopsReadingOnceEverythingIsThere() async throws {
+    let fixture = try await ImportFixture(filePaths: [])
+    let archive = try fixture.pack("a.tar")
+    let size = try #require(
+      try FileManager.default.attributesOfItem(atPath: archive)[.size] as? Int)
+    let handle = try #require(FileHandle(forWritingAtPath: archive))
+    try handle.truncate(atOffset: UInt64(size * 6 / 10))
+    try handle.close()
+    try await withTestRegistry(.plain) { registry in
+      await #expect(throws: (any Error).self) {
+        let report = try await Self.pushArchive(archive, to: registry)
+        if !report.failed.isEmpty { throw PushError.source("\(report.failed)") }
+      }
+    }
+    try await withTestRegistry(.plain) { registry in
+      let plan = try Self.plan(fixture.store, target: Self.target(registry))
+      let first = await ImagePusher(client: Self.client(for: registry), plan: plan).push(
+        from: fixture.store)
+      #expect(first.failed.isEmpty, "\(first.failed)")
+      let again = try await Self.pushArchive(archive, to: registry)
+      #expect(again.failed.isEmpty, "\(again.failed)")
+      #expect(again.bytesSent == 0)
+      #expect(again.blobsPresent == plan.blobUses.reduce(0) { $0 + $1.repositories.count })
+      #expect(again.pushed.count == fixture.images.images.count)
+    }
+  }
+
   @Test func tarOfLayoutInAnyOrderIsPushedWithASecondPass() async throws {
     let fixture = try await ImportFixture(filePaths: [])
     let archive = try fixture.systemTar("layout.tgz")

@@ -36,6 +36,8 @@ extension ImagePusher {
     var pusher: ImagePusher?
     var passedBy: Set<Digest> = []
     var corrupt: [Digest: PushError] = [:]
+    var pending: Set<Digest> = []
+    let background = BackgroundWork()
     while let entry = try reader.next() {
       if pusher == nil {
         if entry.name == "index.json" {
@@ -69,19 +71,34 @@ extension ImagePusher {
           made.ledger.fail(digest, reason.description)
           log("FAILED blob \(digest): \(reason)")
         }
-        // What the plan needs that is already in memory goes first.
+        // Ask the registry what it has for the whole plan at once: a re-push then reads no
+        // further, and every upload below skips its own HEAD.
+        await made.learnPresence()
+        // What the plan needs that is already in memory goes in the background.
         for use in plan.blobUses {
-          if let bytes = small[use.blob.digest] {
-            await made.pushBlob(use.blob, to: use.repositories, rereadable: true) {
-              MemorySource(bytes)
+          if let bytes = small[use.blob.digest], !made.ledger.isDone(use.blob.digest) {
+            background.add {
+              await made.pushBlob(use.blob, to: use.repositories, rereadable: true) {
+                MemorySource(bytes)
+              }
             }
           }
         }
+        // Blobs still to come in this pass; once none is left, stop reading the archive.
+        pending = Set(plan.blobUses.map(\.blob.digest)).filter {
+          !made.ledger.isDone($0) && made.ledger.failure(of: $0) == nil && small[$0] == nil
+            && !passedBy.contains($0)
+        }
+        if pending.isEmpty { break }
         continue
       }
       guard let pusher, let digest = blobDigest(entry.name) else { continue }
-      try await pusher.streamEntry(entry, digest: digest)
+      if pending.remove(digest) != nil {
+        try await pusher.streamEntry(entry, digest: digest, background: background)
+      }
+      if pending.isEmpty || pusher.ledger.isStopped { break }
     }
+    await background.wait()
     guard let pusher else {
       guard let indexJSON else {
         throw PushError.source("\(path) has no index.json: it is not a kk artifact")
@@ -128,12 +145,25 @@ extension ImagePusher {
     return (pusher.plan, pusher.finish(started))
   }
 
-  /// Uploads one archive entry if the plan needs it (and it is not done).
-  func streamEntry(_ entry: ArchiveEntry, digest: Digest, lastPass: Bool = false) async throws {
+  /// Uploads one archive entry if the plan needs it (and it is not done); with `background`
+  /// the mounts into further repositories run there while the archive is read on.
+  func streamEntry(
+    _ entry: ArchiveEntry, digest: Digest, lastPass: Bool = false,
+    background: BackgroundWork? = nil
+  ) async throws {
     guard !ledger.isDone(digest), ledger.failure(of: digest) == nil,
       let use = uses[digest]
     else { return }
-    await pushBlob(use.blob, to: use.repositories, rereadable: false) { entry }
+    if ledger.deferredBlobs.contains(digest) {
+      // Its streamed upload failed before: send it from a copy the client can retry from.
+      let copy = try SpooledEntry(entry, digest: digest, memoryLimit: Self.smallEntryLimit)
+      defer { copy.remove() }
+      await pushBlob(use.blob, to: use.repositories, rereadable: true, make: copy.make)
+    } else {
+      await pushBlob(use.blob, to: use.repositories, rereadable: false, background: background) {
+        entry
+      }
+    }
     if lastPass, ledger.deferredBlobs.contains(digest) {
       ledger.fail(
         digest, "blob \(digest) could not be sent in \(Self.maxPasses) passes over the archive")

@@ -14,6 +14,8 @@ public final class ImagePusher: Sendable {
   let ledger: PushLedger
   /// `plan.blobUses` by digest, computed once.
   let uses: [Digest: (blob: Descriptor, repositories: [String])]
+  /// What the registry already has, when ``learnPresence()`` asked.
+  let presence = BlobPresence()
 
   public init(
     client: RegistryClient, plan: PushPlan, parallel: Int = 6, continueOnError: Bool = false,
@@ -57,41 +59,79 @@ public final class ImagePusher: Sendable {
   }
 
   /// Sends one blob to every repository that needs it: upload into the first, mount into the
-  /// others (the client falls back to an upload when a mount is refused).
+  /// others (the client falls back to an upload when a mount is refused). Repositories known
+  /// to have it (``learnPresence()``) are skipped and serve as the mount source. With
+  /// `background`, the mounts run there and this returns once the first copy is in.
   func pushBlob(
     _ blob: Descriptor, to repositories: [String], rereadable: Bool,
+    background: BackgroundWork? = nil,
     make: @escaping @Sendable () throws -> any ByteSource
   ) async {
-    if ledger.isStopped { return }
+    if ledger.isStopped || ledger.isDone(blob.digest) { return }
     let factory = BlobSourceFactory(blob, rereadable: rereadable, make: make)
-    var reopen: (@Sendable () throws -> any ByteSource)?
-    if rereadable { reopen = { @Sendable in try factory.open() } }
+    var targets: [String] = []
     var from: String?
     for repository in repositories {
-      do {
-        // A source that can be read twice may also be reopened by the client: a redirected
-        // upload is re-sent and a cut chunked upload resumes from the registry's Range.
-        let result = try await client.pushBlob(
-          repository: repository, descriptor: blob, mountFrom: from,
-          reopen: reopen, open: factory.open)
-        ledger.record(result, size: blob.size)
+      if presence.present(blob.digest, in: repository) == true {
+        ledger.record(.existed, size: blob.size)
         from = from ?? repository
-      } catch {
-        switch factory.failure {
-        case .corrupt(let actual):
-          let reason = PushError.blobCorrupt(blob.digest, actual: actual, size: blob.size)
-          ledger.fail(blob.digest, reason.description)
-          log("FAILED blob \(blob.digest): \(reason)")
-        case .needsSecondPass:
-          ledger.deferToSecondPass(blob.digest)
-        case nil:
-          ledger.fail(blob.digest, "blob \(blob.digest) into \(repository): \(error)")
-          log("FAILED blob \(blob.digest) into \(client.host)/\(repository): \(error)")
-        }
-        return
+      } else {
+        targets.append(repository)
       }
     }
+    guard let first = targets.first else {
+      ledger.finished(blob.digest)
+      return
+    }
+    guard await send(blob, to: first, from: from, factory) else { return }
+    let rest = targets.dropFirst()
+    let source = from ?? first
+    if rest.isEmpty {
+      ledger.finished(blob.digest)
+    } else if let background {
+      background.add { await self.sendRest(blob, to: Array(rest), from: source, factory) }
+    } else {
+      await sendRest(blob, to: Array(rest), from: source, factory)
+    }
+  }
+
+  private func sendRest(
+    _ blob: Descriptor, to repositories: [String], from: String, _ factory: BlobSourceFactory
+  ) async {
+    for repository in repositories {
+      guard await send(blob, to: repository, from: from, factory) else { return }
+    }
     ledger.finished(blob.digest)
+  }
+
+  /// One repository; false (and the failure recorded) when the blob could not be sent.
+  private func send(
+    _ blob: Descriptor, to repository: String, from: String?, _ factory: BlobSourceFactory
+  ) async -> Bool {
+    // A source that can be read twice may also be reopened by the client: a redirected
+    // upload is re-sent and a cut chunked upload resumes from the registry's Range.
+    var reopen: (@Sendable () throws -> any ByteSource)?
+    if factory.rereadable { reopen = { @Sendable in try factory.open() } }
+    do {
+      let result = try await client.pushBlob(
+        repository: repository, descriptor: blob, mountFrom: from, reopen: reopen,
+        checkExisting: presence.present(blob.digest, in: repository) == nil, open: factory.open)
+      ledger.record(result, size: blob.size)
+      return true
+    } catch {
+      switch factory.failure {
+      case .corrupt(let actual):
+        let reason = PushError.blobCorrupt(blob.digest, actual: actual, size: blob.size)
+        ledger.fail(blob.digest, reason.description)
+        log("FAILED blob \(blob.digest): \(reason)")
+      case .needsSecondPass:
+        ledger.deferToSecondPass(blob.digest)
+      case nil:
+        ledger.fail(blob.digest, "blob \(blob.digest) into \(repository): \(error)")
+        log("FAILED blob \(blob.digest) into \(client.host)/\(repository): \(error)")
+      }
+      return false
+    }
   }
 
   /// Pushes the manifests of every image whose blobs all arrived; the others are failed with

@@ -67,7 +67,7 @@ final class BlobSourceFactory: @unchecked Sendable {
 
   let descriptor: Descriptor
   private let make: @Sendable () throws -> any ByteSource
-  private let rereadable: Bool
+  let rereadable: Bool
   private let lock = NSLock()
   private var opened = 0
   private var _failure: Failure?
@@ -98,4 +98,73 @@ final class BlobSourceFactory: @unchecked Sendable {
       lock.withLock { _failure = .corrupt(actual) }
     }
   }
+}
+
+/// Reads a file from its start (a spooled archive entry).
+final class SpoolFileSource: ByteSource, @unchecked Sendable {
+  // @unchecked: one transfer reads it at a time.
+  private let fd: Int32
+  private let path: String
+
+  init(path: String) throws {
+    fd = open(path, O_RDONLY | O_CLOEXEC)
+    self.path = path
+    guard fd >= 0 else { throw PushError.source("cannot open \(path): errno \(errno)") }
+  }
+
+  deinit { close(fd) }
+
+  func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    while true {
+      let n = Foundation.read(fd, buffer.baseAddress, buffer.count)
+      if n >= 0 { return n }
+      if errno != EINTR { throw PushError.source("cannot read \(path): errno \(errno)") }
+    }
+  }
+}
+
+/// A copy of an archive entry that can be read any number of times, for a blob whose
+/// streamed upload already failed once: the client's retries (and a redirect or a resumed
+/// chunk) then have a source to reopen instead of another whole pass over the archive.
+/// Up to 4 MiB it is held in memory, larger ones go to a temporary file that is removed
+/// once the blob is done.
+struct SpooledEntry: Sendable {
+  let make: @Sendable () throws -> any ByteSource
+  let path: String?
+
+  init(_ entry: ArchiveEntry, digest: Digest, memoryLimit: Int) throws {
+    if entry.size <= Int64(memoryLimit) {
+      let bytes = try entry.readAll(limit: memoryLimit)
+      make = { MemorySource(bytes) }
+      path = nil
+      return
+    }
+    let file = FileManager.default.temporaryDirectory.path + "/kk-push-\(digest.encoded).spool"
+    let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw PushError.source("cannot create \(file): errno \(errno)") }
+    defer { close(fd) }
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    defer { buffer.deallocate() }
+    do {
+      while true {
+        let n = try entry.read(into: buffer)
+        if n == 0 { break }
+        var done = 0
+        while done < n {
+          let w = write(fd, buffer.baseAddress! + done, n - done)
+          guard w > 0 else {
+            throw PushError.source("cannot write \(file): errno \(errno) (is the disk full?)")
+          }
+          done += w
+        }
+      }
+    } catch {
+      unlink(file)
+      throw error
+    }
+    make = { try SpoolFileSource(path: file) }
+    path = file
+  }
+
+  func remove() { if let path { unlink(path) } }
 }

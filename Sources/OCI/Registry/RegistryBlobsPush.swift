@@ -52,13 +52,17 @@ extension RegistryClient {
   ///   upload cut mid-way resumes from the registry's `Range` instead of restarting. Without
   ///   it (a stream read once, an archive entry) a redirected upload fails naming the blob
   ///   instead of sending a body that was already consumed.
+  /// - Parameter checkExisting: HEAD the blob first; false when the caller has just asked
+  ///   (``blobExists(repository:digest:)``), saving a round trip per blob.
   @discardableResult
   public func pushBlob(
     repository: String, descriptor: Descriptor, mountFrom: String? = nil,
-    reopen: (@Sendable () throws -> any ByteSource)? = nil,
+    reopen: (@Sendable () throws -> any ByteSource)? = nil, checkExisting: Bool = true,
     open: @escaping @Sendable () async throws -> any ByteSource
   ) async throws(RegistryError) -> BlobPushResult {
-    if try await blobPushedSize(repository: repository, digest: descriptor.digest) != nil {
+    if checkExisting,
+      try await blobPushedSize(repository: repository, digest: descriptor.digest) != nil
+    {
       return .existed
     }
     var session: (String, Int64)?
@@ -113,6 +117,13 @@ extension RegistryClient {
         try? await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000))
       }
     }
+  }
+
+  /// Whether `repository` has the blob (HEAD under push scope). Lets a pusher learn what a
+  /// registry already holds for a whole plan at once, in parallel, before it reads any
+  /// blob: a re-push then reads nothing.
+  public func blobExists(repository: String, digest: Digest) async throws(RegistryError) -> Bool {
+    try await blobPushedSize(repository: repository, digest: digest) != nil
   }
 
   /// HEAD under push scope (a push token covers it, saving a token round trip).

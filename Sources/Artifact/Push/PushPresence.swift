@@ -1,0 +1,82 @@
+import Foundation
+import OCI
+
+/// What the target registry already holds, per (repository, blob), learnt for a whole plan
+/// before any blob is read.
+///
+/// Why: a re-push of a 20 GB artifact must not read 20 GB. With every answer known up front,
+/// an archive push stops reading as soon as nothing it still needs is left in the archive, and
+/// each upload skips its own HEAD (one round trip less per blob on a first push).
+final class BlobPresence: @unchecked Sendable {
+  // @unchecked: `known` is guarded by `lock`.
+  private let lock = NSLock()
+  private var known: [String: Bool] = [:]
+
+  private static func key(_ digest: Digest, _ repository: String) -> String {
+    repository + "@" + digest.description
+  }
+
+  func set(_ digest: Digest, in repository: String, _ present: Bool) {
+    lock.withLock { known[Self.key(digest, repository)] = present }
+  }
+
+  /// true/false when a HEAD answered, nil when it was not asked or failed.
+  func present(_ digest: Digest, in repository: String) -> Bool? {
+    lock.withLock { known[Self.key(digest, repository)] }
+  }
+}
+
+/// Unstructured work started while the archive is read on (mounts into further
+/// repositories, blobs already in memory), awaited before the manifests are pushed.
+final class BackgroundWork: @unchecked Sendable {
+  // @unchecked: `tasks` is guarded by `lock`.
+  private let lock = NSLock()
+  private var tasks: [Task<Void, Never>] = []
+
+  func add(_ work: @escaping @Sendable () async -> Void) {
+    let task = Task { await work() }
+    lock.withLock { tasks.append(task) }
+  }
+
+  /// Waits for everything added so far (and anything added meanwhile).
+  func wait() async {
+    while true {
+      let batch: [Task<Void, Never>] = lock.withLock {
+        defer { tasks.removeAll() }
+        return tasks
+      }
+      if batch.isEmpty { return }
+      for task in batch { await task.value }
+    }
+  }
+}
+
+extension ImagePusher {
+  /// HEADs every (blob, repository) pair of the plan, `parallel` at a time, and marks the
+  /// blobs every repository already has as done. A failed HEAD leaves the pair unknown: its
+  /// upload then asks again.
+  func learnPresence() async {
+    let pairs = plan.blobUses.flatMap { use in use.repositories.map { (use.blob.digest, $0) } }
+    await withTaskGroup(of: Void.self) { group in
+      var running = 0
+      for (digest, repository) in pairs {
+        if running >= parallel {
+          await group.next()
+          running -= 1
+        }
+        running += 1
+        group.addTask {
+          if let exists = try? await self.client.blobExists(repository: repository, digest: digest)
+          {
+            self.presence.set(digest, in: repository, exists)
+          }
+        }
+      }
+    }
+    for use in plan.blobUses
+    where use.repositories.allSatisfy({ presence.present(use.blob.digest, in: $0) == true }) {
+      for _ in use.repositories { ledger.record(.existed, size: use.blob.size) }
+      ledger.finished(use.blob.digest)
+    }
+  }
+}
