@@ -3,18 +3,20 @@
 # image set (~15 images x {amd64, arm64}, ~750 MiB unique) from a local docker-registry into
 # ONE OCI layout, one image per invocation for both tools (the same loop shape). Wall time
 # and peak RSS (largest single process) come from /usr/bin/time -v around each loop.
+# Rows are interleaved (skopeo, kk, kk --parallel N, then again) so that load from other
+# work on the machine hits every row alike; each row reports the median of its runs.
 # Prints a markdown table for bench/RESULTS.md.
 #
 #   bench/image-copy.sh [WORKDIR]        (default /tmp/kk-bench-copy; ~3 GiB)
 #
 # Environment: KK_BENCH_SCRATCH (release build path, default .build-rel), KK_BENCH_RUNS
-# (runs per row, fastest kept; default 1), KK_BENCH_PARALLEL (extra kk rows, default "8").
+# (runs per row, median reported; default 3), KK_BENCH_PARALLEL (extra kk rows, default "8").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
 work=${1:-/tmp/kk-bench-copy}
 scratch=${KK_BENCH_SCRATCH:-.build-rel}
-runs=${KK_BENCH_RUNS:-1}
+runs=${KK_BENCH_RUNS:-3}
 mkdir -p "$work"
 
 swift build -c release --product kk --scratch-path "$scratch" >"$work/build.log" 2>&1 \
@@ -40,31 +42,47 @@ loop() {
   done
 }
 
-# row NAME CMD-PREFIX...: best wall of $runs runs of `loop`; prints NAME|wall|cpu|rssKiB|blobs.
-row() {
-  local name=$1 best="" t
+# sample NAME CMD-PREFIX...: one timed `loop`; appends NAME|wall|cpu|rssKiB to $samples.
+sample() {
+  local name=$1
   shift
-  for _ in $(seq 1 "$runs"); do
-    : >"$work/$name.log"
-    bench_time "$work/$name.time" bash -c "$(declare -p refs work BENCH_REGISTRY); $(declare -f loop); loop $(printf '%q ' "$name" "$@")"
-    t="$(bench_wall "$work/$name.time")|$(bench_cpu "$work/$name.time")|$(bench_rss_kib "$work/$name.time")"
-    if [ -z "$best" ] || awk -v a="${t%%|*}" -v b="${best%%|*}" 'BEGIN { exit !(a < b) }'; then best=$t; fi
-  done
-  echo "$name|$best|$(find "$work/out-$name/layout/blobs" -type f | wc -l)"
+  : >"$work/$name.log"
+  bench_time "$work/$name.time" bash -c "$(declare -p refs work BENCH_REGISTRY); $(declare -f loop); loop $(printf '%q ' "$name" "$@")"
+  echo "$name|$(bench_wall "$work/$name.time")|$(bench_cpu "$work/$name.time")|$(bench_rss_kib "$work/$name.time")" >>"$samples"
 }
 
+samples="$work/samples"
+: >"$samples"
+names=(skopeo kk)
+for p in ${KK_BENCH_PARALLEL-8}; do names+=("kk-parallel-$p"); done
+for run in $(seq 1 "$runs"); do
+  echo "run $run/$runs (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+  sample skopeo skopeo copy --all --quiet --src-tls-verify=false
+  sample kk "$kk" image copy --all --src-tls-verify=false
+  for p in ${KK_BENCH_PARALLEL-8}; do
+    sample "kk-parallel-$p" "$kk" image copy --all --src-tls-verify=false --parallel "$p"
+  done
+done
+
+# One row per name: median wall, median CPU, largest peak RSS, blobs in its layout.
 rows="$work/rows"
 : >"$rows"
-row skopeo skopeo copy --all --quiet --src-tls-verify=false >>"$rows"
-row kk "$kk" image copy --all --src-tls-verify=false >>"$rows"
-for p in ${KK_BENCH_PARALLEL-8}; do
-  row "kk-parallel-$p" "$kk" image copy --all --src-tls-verify=false --parallel "$p" >>"$rows"
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+for name in "${names[@]}"; do
+  wall=$(awk -F'|' -v n="$name" '$1 == n { print $2 }' "$samples" | median)
+  cpu=$(awk -F'|' -v n="$name" '$1 == n { print $3 }' "$samples" | median)
+  rss=$(awk -F'|' -v n="$name" '$1 == n && $4 > m { m = $4 } END { print m }' "$samples")
+  echo "$name|$wall|$cpu|$rss|$(find "$work/out-$name/layout/blobs" -type f | wc -l)" >>"$rows"
 done
 # Both layouts must hold the same blobs: a faster copy that dropped one is no result.
 diff <(cd "$work/out-skopeo/layout/blobs/sha256" && ls) <(cd "$work/out-kk/layout/blobs/sha256" && ls) >"$work/blobs.diff" \
   || echo "note: skopeo and kk layouts differ in blobs, see $work/blobs.diff" >&2
 
 skopeo_wall=$(awk -F'|' '$1 == "skopeo" { print $2 }' "$rows")
-echo "| loop (${#refs[@]} images, one invocation each) | wall s | CPU s | peak RSS MiB | blobs | wall / skopeo |"
+echo "| loop (${#refs[@]} images, one invocation each; median of $runs interleaved runs) | wall s | CPU s | peak RSS MiB | blobs | wall / skopeo |"
 echo "|---|---|---|---|---|---|"
 awk -F'|' -v s="$skopeo_wall" '{ printf "| %s | %.2f | %.2f | %.1f | %d | %.2fx |\n", $1, $2, $3, $4 / 1024, $5, $2 / s }' "$rows"
+{
+  echo "samples (name|wall s|CPU s|peak RSS KiB), in run order:"
+  cat "$samples"
+} >&2

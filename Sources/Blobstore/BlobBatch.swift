@@ -6,8 +6,10 @@ import Foundation
 /// Use it when several blobs are stored and then made reachable at once (an image copy, an
 /// export): pass the batch to `BlobWriter.commit(batch:)` / `BlobStore.ingest(...batch:)`,
 /// then call `syncDirectories()` BEFORE writing anything that refers to the blobs
-/// (`index.json`, `putImage`, an artifact's index). Without a batch every commit syncs the
-/// directory itself, as before.
+/// (`index.json`, `putImage`, an artifact's index) — or hand the batch to
+/// `putImage(_:reference:syncing:)` / `writeIndex(_:syncing:)`, which sync it while the new
+/// index is fdatasynced and before it is renamed into place. Without a batch every commit
+/// syncs the directory itself, as before.
 ///
 /// Why this keeps the contract ("a file under `blobs/sha256/<hex>` only ever holds exactly
 /// the bytes of its digest, even after power loss"):

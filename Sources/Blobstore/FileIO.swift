@@ -1,3 +1,4 @@
+import Dispatch
 import OCI
 
 #if canImport(Glibc)
@@ -76,6 +77,27 @@ enum FileIO {
     #endif
   }
 
+  /// `fdatasync(fd)` with `alongside` (when given) run on a dispatch thread meanwhile; throws
+  /// the first failure of the two after both have finished.
+  private static func fdatasync(
+    _ fd: Int32, path: String, alongside: (@Sendable () throws(BlobstoreError) -> Void)?
+  ) throws(BlobstoreError) {
+    guard let alongside else { return try fdatasync(fd, path: path) }
+    final class Outcome: @unchecked Sendable {
+      var result: Result<Void, BlobstoreError> = .success(())
+    }
+    let outcome = Outcome()
+    let done = DispatchSemaphore(value: 0)
+    DispatchQueue.global(qos: .userInitiated).async {
+      outcome.result = Result { () throws(BlobstoreError) in try alongside() }
+      done.signal()
+    }
+    let own = Result { () throws(BlobstoreError) in try fdatasync(fd, path: path) }
+    done.wait()
+    try own.get()
+    try outcome.result.get()
+  }
+
   /// Makes a rename in `directory` durable.
   static func fsyncDirectory(_ directory: String) throws(BlobstoreError) {
     let fd = retryEINTR { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
@@ -152,16 +174,22 @@ enum FileIO {
 
   /// Writes `bytes` to `path` atomically: a unique temp file beside it, fdatasync, rename,
   /// fsync the directory. Readers see the old or the new file, never half of one.
-  static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String)
-    throws(BlobstoreError)
-  {
+  ///
+  /// `alongside` runs on another thread while the temp file is fdatasynced, and must have
+  /// succeeded before the rename: for work whose durability the new file depends on (the
+  /// blob directory sync before `index.json` names the blobs), overlapped instead of
+  /// serialised. If it fails, the temp file is removed and `path` is left as it was.
+  static func writeAtomically(
+    _ bytes: [UInt8], to path: String, directory: String,
+    alongside: (@Sendable () throws(BlobstoreError) -> Void)? = nil
+  ) throws(BlobstoreError) {
     let temp = "\(path).\(getpid()).\(UInt64.random(in: 0...UInt64.max)).tmp"
     let fd = try createExclusive(temp)
     do throws(BlobstoreError) {
       try bytes.withUnsafeBytes { raw in
         Result { () throws(BlobstoreError) in try writeAll(fd, raw, path: temp) }
       }.get()
-      try fdatasync(fd, path: temp)
+      try fdatasync(fd, path: temp, alongside: alongside)
     } catch {
       close(fd)
       unlinkIfPresent(temp)

@@ -29,6 +29,21 @@ private final class SyncLog: @unchecked Sendable {
   }
 }
 
+private final class Notes: @unchecked Sendable {
+  private let lock = NSLock()
+  private var values: [Bool] = []
+  var all: [Bool] {
+    lock.lock()
+    defer { lock.unlock() }
+    return values
+  }
+  func add(_ value: Bool) {
+    lock.lock()
+    values.append(value)
+    lock.unlock()
+  }
+}
+
 private func readAll(_ store: BlobStore, _ digest: Digest) throws -> [UInt8] {
   let reader = try store.open(digest)
   defer { reader.close() }
@@ -117,6 +132,41 @@ struct BatchCommitTests {
     #expect(log.synced.isEmpty)
     try batch.syncDirectories()
     #expect(log.synced == [store.root + "/blobs/sha256"])
+  }
+
+  @Test func putImageSyncsTheBatchBeforeTheIndexNamesTheImage() throws {
+    let dir = try TempDir()
+    defer { dir.remove() }
+    let store = try BlobStore.create(at: dir.path)
+    let log = SyncLog()
+    let indexPath = store.root + "/index.json"
+    let namedAtSync = Notes()  // whether index.json named the image when the sync ran
+    let batch = BlobBatch(directories: [store.root + "/blobs/sha256"]) {
+      path throws(BlobstoreError) in
+      try log.record(path)
+      let text = (try? String(contentsOfFile: indexPath, encoding: .utf8)) ?? ""
+      namedAtSync.add(text.contains("kk-test/app"))
+    }
+    let manifest = try store.ingest(bytes: Array("{\"schemaVersion\":2}".utf8), batch: batch)
+    let descriptor = Descriptor(
+      mediaType: MediaType.ociManifest, digest: manifest.digest, size: manifest.size)
+    try store.putImage(descriptor, reference: "kk-test/app:v1", syncing: batch)
+    #expect(log.synced == [store.root + "/blobs/sha256"])
+    #expect(namedAtSync.all == [false], "the sync ran before index.json named the image")
+    #expect(try store.images().map(\.reference) == ["kk-test/app:v1"])
+
+    // A failed sync leaves index.json as it was and no temp file beside it.
+    let failing = BlobBatch(directories: [store.root + "/blobs/sha256"]) {
+      path throws(BlobstoreError) in
+      throw .io(path: path, operation: "fsync directory", errno: EIO)
+    }
+    #expect(throws: BlobstoreError.self) {
+      try store.putImage(descriptor, reference: "kk-test/other:v1", syncing: failing)
+    }
+    #expect(try store.images().map(\.reference) == ["kk-test/app:v1"])
+    let strays = try FileManager.default.contentsOfDirectory(atPath: store.root)
+      .filter { $0.hasSuffix(".tmp") }
+    #expect(strays.isEmpty)
   }
 
   @Test func dropBehindWriterStoresExactBytesAcrossWindowsAndReset() throws {

@@ -168,12 +168,14 @@ public struct ImageCopier: Sendable {
       }
       do {
         try await manifestsStored.value
-        try batch.syncDirectories()
         var entry = root.descriptor
         if let upstream = graph.upstreamDigest {
           entry.annotations = [AnnotationKey.upstreamDigest: upstream.description]
         }
-        try store.putImage(entry, reference: name ?? Self.defaultName(for: source))
+        // The blob directory is synced while the new index.json is made durable, and before
+        // it is renamed into place.
+        try store.putImage(
+          entry, reference: name ?? Self.defaultName(for: source), syncing: batch)
       } catch {
         throw .layout("\(error)")
       }
