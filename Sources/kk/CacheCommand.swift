@@ -20,16 +20,9 @@ struct CacheOptions: ParsableArguments {
   static let remedy =
     "pass --cache-dir with the directory an export used (default $XDG_CACHE_HOME/kk or ~/.cache/kk)"
 
-  /// The cache directory, or nil when nothing is there; a file in its place is an error.
-  func existingDirectory() throws(ExportError) -> String? {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
-      return nil
-    }
-    guard isDirectory.boolValue else {
-      throw .invalidInput("the cache \(directory) is a file, not a directory; \(Self.remedy)")
-    }
-    return directory
+  /// What DIR is, looked at read-only; a file in its place is an error.
+  func recognize() throws(ExportError) -> ExportCache.Recognition {
+    try ExportCache.recognize(directory, remedy: Self.remedy)
   }
 }
 
@@ -42,8 +35,13 @@ struct CacheInfoCommand: AsyncParsableCommand {
 
   func run() async throws {
     try await reportingFailures {
+      // Read-only: info never creates or marks anything (QA F9: it used to make a cache).
       let directory = cache.directory
-      _ = try cache.existingDirectory()
+      let kind = try cache.recognize()
+      if kind == .missing {
+        print("no cache at \(directory)")
+        return
+      }
       let blobs = directory + "/blobs/sha256"
       var count = 0
       var bytes: Int64 = 0
@@ -55,6 +53,9 @@ struct CacheInfoCommand: AsyncParsableCommand {
         bytes += size ?? 0
       }
       print("cache  \(directory)\nblobs  \(count) (\(Output.bytes(bytes)))")
+      if case .notACache(let reason) = kind {
+        print("note   not a kk cache (\(reason)); kk cache prune refuses it")
+      }
     }
   }
 }
@@ -66,7 +67,8 @@ struct CachePruneCommand: AsyncParsableCommand {
     abstract: "Remove cached blobs: all of them, or those unused for DAYS days.",
     discussion: """
       Every export marks the blobs it packs as used. Without --older-than the whole cache is \
-      emptied. Do not prune while an export using the same cache is running.
+      emptied. Only a directory an export made (it holds kk-cache.json) is pruned; any other \
+      directory is refused. Do not prune while an export using the same cache is running.
       """)
 
   @OptionGroup var cache: CacheOptions
@@ -80,12 +82,15 @@ struct CachePruneCommand: AsyncParsableCommand {
 
   func run() async throws {
     try await reportingFailures {
-      guard let directory = try cache.existingDirectory() else {
-        print("cache \(cache.directory) does not exist; nothing to prune")
+      // Never creates a cache, and refuses any directory that is not one (QA F9).
+      guard
+        let store = try ExportCache.openExisting(
+          at: cache.directory, remedy: CacheOptions.remedy)
+      else {
+        print("no cache at \(cache.directory); nothing to prune")
         return
       }
-      let report = try ExportCache.open(at: directory, remedy: CacheOptions.remedy).prune(
-        olderThanDays: olderThan)
+      let report = try store.prune(olderThanDays: olderThan)
       print(
         "removed \(report.removedBlobs) blobs and \(report.removedTempFiles) temp files, "
           + "freed \(Output.bytes(report.freedBytes))")

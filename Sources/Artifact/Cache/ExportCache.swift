@@ -31,7 +31,8 @@ public struct ExportCache: Sendable {
   /// What an export suggests when the cache cannot be used.
   public static let exportRemedy = "pass --cache-dir DIR (a writable directory) or --no-cache"
 
-  /// Opens the cache at `directory`, creating it when missing.
+  /// Opens the cache at `directory`, creating it when missing, and writes the marker
+  /// (`markerName`) that `kk cache prune` requires. `kk cache` uses `openExisting` instead.
   ///
   /// - Parameter remedy: the way out the error suggests; `kk cache` has no `--no-cache`.
   public static func open(at directory: String, remedy: String = exportRemedy)
@@ -55,6 +56,8 @@ public struct ExportCache: Sendable {
     where FileManager.default.fileExists(atPath: path) && access(path, W_OK) != 0 {
       throw .store("the cache \(directory) is not writable (\(path)); \(remedy)")
     }
+    // The marker is what lets `kk cache prune` tell this cache from any other OCI layout.
+    try writeMarker(in: directory, remedy: remedy)
     return ExportCache(store: store)
   }
 
