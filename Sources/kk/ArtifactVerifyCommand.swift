@@ -47,12 +47,20 @@ struct ArtifactVerifyCommand: AsyncParsableCommand {
       ]
       if report.isValid {
         lines.append(
-          "result      OK" + (report.warnings.isEmpty ? "" : " (\(report.warnings.count) warnings)")
+          "result      OK"
+            + (report.warnings.isEmpty
+              ? "" : " (\(Output.count(report.warnings.count, "warning")))")
         )
         print(lines.joined(separator: "\n"))
       } else {
-        lines.append("result      FAILED: \(report.errors.count) errors")
+        let errors = Output.count(report.errors.count, "error")
+        lines.append("result      FAILED: \(errors)")
         print(lines.joined(separator: "\n"))
+        // The problems are on stdout with the report; stderr still gets the one-line verdict
+        // every failing command prints, so `kk artifact verify -a X >/dev/null` is not silent.
+        Output.error(
+          "\(artifact) failed verification: \(errors) (listed on stdout); do not use it — "
+            + "copy or export it again")
         throw ExitCode.failure
       }
     }
