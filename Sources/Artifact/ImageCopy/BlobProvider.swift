@@ -128,7 +128,10 @@ final class BlobProvider: Sendable {
   {
     do {
       try await withThrowingTaskGroup(of: Step.self) { group in
-        var pending = blobs.filter { store.size(of: $0.digest) != $0.size }[...]
+        // Largest first: the copy ends when its longest transfer does, so that one must not
+        // start last, behind a queue of small ones.
+        var pending = blobs.filter { store.size(of: $0.digest) != $0.size }
+          .sorted { $0.size > $1.size }[...]
         func next() {
           guard let blob = pending.popFirst() else { return }
           group.addTask {
