@@ -45,8 +45,17 @@ struct ArtifactExportCommand: AsyncParsableCommand {
   @Flag(help: "Replace an existing output file.")
   var force = false
 
-  @Flag(help: "Do not re-read and verify the artifact after writing it.")
+  @Flag(
+    help:
+      "Do not check the packed bytes against their digests while writing (kk artifact verify can do it later)."
+  )
   var skipVerify = false
+
+  @Flag(
+    help:
+      "Treat manifest warnings (unknown fields such as a misspelt 'imgaes:', duplicate images, arch aliases) as errors."
+  )
+  var strict = false
 
   @Flag(
     name: .customLong("dry-run"),
@@ -82,7 +91,7 @@ struct ArtifactExportCommand: AsyncParsableCommand {
 
   func run() async throws {
     try await reportingFailures {
-      let parsed = try KubeKeyManifest.load(path: manifest)
+      let parsed = try KubeKeyManifest.load(path: manifest, options: ParseOptions(strict: strict))
       // A diagnostic already reads `file:line:col: warning: ...`; Output.warning would say
       // "warning" twice.
       for warning in parsed.warnings {
@@ -114,7 +123,7 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       let cleanup = InterruptCleanup(paths: [temporary, output + ".partial"].compactMap { $0 })
       defer {
         cleanup.disarm()
-        if let temporary { try? FileManager.default.removeItem(atPath: temporary) }
+        if let temporary { InterruptCleanup.discard(temporary) }
       }
       let cache = try ExportCache.open(at: directory)
       let exporter = ArtifactExporter(
@@ -124,7 +133,15 @@ struct ArtifactExportCommand: AsyncParsableCommand {
           verify: !skipVerify),
         catalog: catalog, locator: locator)
       let progress = ExportProgressPrinter(tty: isatty(STDERR_FILENO) == 1)
-      let summary = try await exporter.export(to: output) { event in progress.handle(event) }
+      let summary: ExportSummary
+      do {
+        summary = try await exporter.export(to: output) { event in progress.handle(event) }
+      } catch {
+        // The interrupt handler pulled the cache out from under the export: the error is
+        // its echo, and the process is about to die by the signal (exit 128+N).
+        cleanup.awaitSignalDeathIfFired()
+        throw error
+      }
       progress.finish()
       if json {
         let encoder = JSONEncoder()
@@ -141,9 +158,10 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       "artifact    \(summary.output) (\(Output.bytes(summary.outputSize)))",
       "sha256      \(summary.sha256.replacingOccurrences(of: "sha256:", with: ""))",
       "images      \(summary.images.count)",
-      "platforms   \(summary.platforms.joined(separator: ", "))",
+      "platforms   \(summary.platforms.isEmpty ? "-" : summary.platforms.joined(separator: ", "))",
+      "files       \(summary.files) (\(Output.bytes(summary.fileBytes)))",
       "unique      \(Output.bytes(summary.uniqueBytes)) (dedup saved \(Output.bytes(summary.bytesSavedByDedup)))",
-      "downloaded  \(Output.bytes(summary.downloadedBytes)) in \(summary.downloadedBlobs) blobs, "
+      "downloaded  \(Output.bytes(summary.downloadedBytes)) in \(summary.downloadedBlobs) image blobs, "
         + "\(summary.cachedBlobs) from the cache",
     ]
     if !summary.filteredImages.isEmpty {
@@ -160,6 +178,8 @@ struct ArtifactExportCommand: AsyncParsableCommand {
 final class InterruptCleanup: @unchecked Sendable {
   private static let signals = [SIGINT, SIGTERM, SIGHUP]
   private var sources: [DispatchSourceSignal] = []
+  private let firedLock = NSLock()
+  private var fired = false
 
   init(paths: [String]) {
     // A parent (a test runner, a service manager) may hand us these signals blocked; then
@@ -172,14 +192,36 @@ final class InterruptCleanup: @unchecked Sendable {
       // Dispatch sees the signal only when its default action (terminate) is off.
       signal(number, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-      source.setEventHandler {
-        for path in paths { try? FileManager.default.removeItem(atPath: path) }
-        signal(number, SIG_DFL)
+      source.setEventHandler { [self] in
+        firedLock.withLock { fired = true }
+        for other in Self.signals { signal(other, SIG_DFL) }
+        for path in paths { Self.discard(path) }
         kill(getpid(), number)
       }
       source.resume()
       sources.append(source)
     }
+  }
+
+  /// Removes `path` even while other threads still write into it: it is renamed away first
+  /// (atomic; writers then fail instead of recreating files under the old name; the store
+  /// never recreates its root), then deleted.
+  static func discard(_ path: String) {
+    let parent = (path as NSString).deletingLastPathComponent
+    let name = (path as NSString).lastPathComponent
+    let trash = (parent.isEmpty ? "." : parent) + "/.kk-discard-\(getpid())-\(name)"
+    let target = rename(path, trash) == 0 ? trash : path
+    for _ in 0..<5 {
+      try? FileManager.default.removeItem(atPath: target)
+      if !FileManager.default.fileExists(atPath: target) { return }
+    }
+  }
+
+  /// Called on the failure path: when the handler fired, wait for it to end the process
+  /// with the signal instead of exiting 1 with the error its cleanup caused.
+  func awaitSignalDeathIfFired() {
+    guard firedLock.withLock({ fired }) else { return }
+    for _ in 0..<100 { usleep(100_000) }
   }
 
   /// Back to the default actions (the export is over; its own cleanup ran).

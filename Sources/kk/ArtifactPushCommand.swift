@@ -224,6 +224,10 @@ struct RegistryTargetOptions: ParsableArguments {
     help: "harbor or registry (overrides -f's spec.registry.type); harbor creates projects.")
   var registryType: String?
 
+  @Flag(
+    help: "Treat warnings about the -f config (unknown fields, arch aliases) as errors.")
+  var strict = false
+
   @Option(name: .customLong("dest-creds"), help: "USER:PASSWORD for the target registry.")
   var destCreds: String?
 
@@ -263,7 +267,15 @@ struct RegistryTargetOptions: ParsableArguments {
   /// spec.registry from -f, with --registry replacing the private registry.
   private func targetConfig() throws -> ClusterRegistryConfig {
     var target = ClusterRegistryConfig()
-    if let config { target = try ClusterRegistryConfig.load(path: config).config }
+    if let config {
+      let parsed = try ClusterRegistryConfig.load(
+        path: config, options: ParseOptions(strict: strict))
+      // A diagnostic already reads `file:line:col: warning: ...`.
+      for warning in parsed.warnings {
+        FileHandle.standardError.write(Data("kk: \(warning.description)\n".utf8))
+      }
+      target = parsed.config
+    }
     if let registryType {
       switch registryType.lowercased() {
       case "harbor": target.type = .harbor

@@ -93,6 +93,10 @@ import Testing
           "--download-mirror", mirror,
         ], environment: ["KKZONE": ""])
       #expect(export.exitCode == 0, "\(export)")
+      // The summary counts the files (this manifest has no images).
+      let expectedFiles = Self.binaries.count * Self.arches.count
+      #expect(export.stdout.contains("files       \(expectedFiles) ("), "\(export.stdout)")
+      #expect(export.stdout.contains("platforms   -"), "\(export.stdout)")
 
       let inspected = try await KKBinary.run(["artifact", "inspect", "-a", output, "--json"])
       let object = try JSONSerialization.jsonObject(with: inspected.stdoutData) as? [String: Any]

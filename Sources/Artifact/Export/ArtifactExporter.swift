@@ -107,7 +107,7 @@ public struct ArtifactExporter: Sendable {
 
     // 2. The files (their artifact manifests go into index.json) and the manifest YAML.
     clock = Date()
-    let fileEntries = try await FileWorkItems(
+    let (fileEntries, fileBytes) = try await FileWorkItems(
       store: store, parallel: options.parallel, batch: batch
     ).fetch(files, pool: sessions.pool, events: events)
     if !files.isEmpty { seconds["files"] = Date().timeIntervalSince(clock) }
@@ -191,7 +191,8 @@ public struct ArtifactExporter: Sendable {
     return ExportSummary(
       output: output, images: perImage, platforms: allPlatforms, uniqueBytes: plan.blobBytes,
       bytesSavedByDedup: max(0, imageBytes - uniqueImageBytes), downloadedBytes: counter.total,
-      cachedBlobs: order.count - fetched, downloadedBlobs: fetched, outputSize: packed.size,
+      cachedBlobs: order.count - fetched, downloadedBlobs: fetched,
+      files: fileEntries.count, fileBytes: fileBytes, outputSize: packed.size,
       sha256: packed.sha256.description,
       filteredImages: images.filter { $0.upstreamDigest != nil }.map(\.reference.description),
       warnings: warnings, verified: options.verify, seconds: seconds)

@@ -85,6 +85,11 @@ public struct ExportSummary: Sendable, Hashable, Codable {
   public var cachedBlobs: Int
   /// Blobs fetched in this run.
   public var downloadedBlobs: Int
+  /// Component files and ISOs in the artifact (their bytes are in `uniqueBytes`; the
+  /// download counters above are for image blobs).
+  public var files: Int
+  /// Bytes of those files.
+  public var fileBytes: Int64
   public var outputSize: Int64
   /// sha256 of the artifact file.
   public var sha256: String

@@ -13,13 +13,13 @@ struct FileWorkItems: Sendable {
   var batch: BlobBatch?
 
   /// Fetches every planned file (already stored ones are not fetched again) and stores its
-  /// artifact manifest; returns the `index.json` entries in plan order. Every file is tried;
+  /// artifact manifest; returns the `index.json` entries in plan order and the files' bytes. Every file is tried;
   /// the first failure in plan order is thrown, with the count of the others.
   func fetch(
     _ files: [FilePlan], pool: TransferPool,
     events: @escaping @Sendable (ExportEvent) -> Void
-  ) async throws(ExportError) -> [Descriptor] {
-    guard !files.isEmpty else { return [] }
+  ) async throws(ExportError) -> (entries: [Descriptor], bytes: Int64) {
+    guard !files.isEmpty else { return ([], 0) }
     var downloader = FileDownloader(store: store, pool: pool)
     downloader.batch = batch
     let done = ByteCounter()
@@ -29,6 +29,7 @@ struct FileWorkItems: Sendable {
     }
     events(.phaseFinished(.files))
     var entries: [Descriptor] = []
+    var bytes: Int64 = 0
     var failures: [String] = []
     for (file, result) in zip(files, results) {
       switch result {
@@ -37,6 +38,7 @@ struct FileWorkItems: Sendable {
           kind: file.kind == .iso ? .iso : .file, path: file.path, component: file.component,
           version: file.version, arch: file.arch.rawValue)
         entries.append(try artifact.storeManifest(layer: stored, in: store, batch: batch))
+        bytes += stored.size
       case .failure(let error):
         failures.append("\(file.path): \(error)")
       }
@@ -45,6 +47,6 @@ struct FileWorkItems: Sendable {
       let more = failures.count > 1 ? " (and \(failures.count - 1) more file(s) failed)" : ""
       throw .invalidInput(first + more)
     }
-    return entries
+    return (entries, bytes)
   }
 }
