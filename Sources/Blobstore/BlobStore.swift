@@ -259,6 +259,16 @@ public struct BlobStore: Sendable {
       if errno == EXDEV || errno == EPERM || errno == EMLINK { return false }
       throw .io(path: source, operation: "hard-link", errno: errno)
     }
+    // The linked inode is the blob: its bytes must be durable before a name in blobs/
+    // points at it, as for a written blob (we did not write them, so nobody synced them).
+    do throws(BlobstoreError) {
+      let fd = try FileIO.openRead(temp)
+      defer { Glibc.close(fd) }
+      try FileIO.fdatasync(fd, path: temp)
+    } catch {
+      FileIO.unlinkIfPresent(temp)
+      throw error
+    }
     do throws(BlobstoreError) {
       try FileIO.rename(temp, to: path(for: digest))
     } catch {
