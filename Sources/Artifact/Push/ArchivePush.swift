@@ -159,10 +159,20 @@ extension ImagePusher {
       let copy = try SpooledEntry(entry, digest: digest, memoryLimit: Self.smallEntryLimit)
       defer { copy.remove() }
       await pushBlob(use.blob, to: use.repositories, rereadable: true, make: copy.make)
-    } else {
-      await pushBlob(use.blob, to: use.repositories, rereadable: false, background: background) {
-        entry
+    } else if let background {
+      // Read on as soon as the entry's last byte is in the request body: the registry's
+      // answer (it verifies and moves the blob into place) and the mounts into further
+      // repositories come in the background while the next entry is sent.
+      let consumed = EntryConsumed(size: entry.size)
+      background.add {
+        await self.pushBlob(
+          use.blob, to: use.repositories, rereadable: false, background: background
+        ) { consumed.watching(entry) }
+        consumed.fire()
       }
+      await consumed.wait()
+    } else {
+      await pushBlob(use.blob, to: use.repositories, rereadable: false) { entry }
     }
     if lastPass, ledger.deferredBlobs.contains(digest) {
       ledger.fail(

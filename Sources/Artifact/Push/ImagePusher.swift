@@ -36,6 +36,8 @@ public final class ImagePusher: Sendable {
   public func push(from store: BlobStore) async -> PushReport {
     let started = Date()
     let uses = plan.blobUses
+    // All HEADs first, in parallel: uploads then skip theirs (one round trip less each).
+    await learnPresence()
     await withTaskGroup(of: Void.self) { group in
       var running = 0
       for use in uses {

@@ -80,3 +80,58 @@ extension ImagePusher {
     }
   }
 }
+
+/// Fires once an archive entry has been read to its end (or its upload is over, whichever
+/// comes first), so the archive reader may move on while the upload finishes.
+final class EntryConsumed: @unchecked Sendable {
+  // @unchecked: the fields are guarded by `lock`.
+  private let lock = NSLock()
+  private let size: Int64
+  private var fired = false
+  private var waiter: CheckedContinuation<Void, Never>?
+
+  init(size: Int64) { self.size = size }
+
+  func fire() {
+    let resume: CheckedContinuation<Void, Never>? = lock.withLock {
+      guard !fired else { return nil }
+      fired = true
+      defer { waiter = nil }
+      return waiter
+    }
+    resume?.resume()
+  }
+
+  func wait() async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let now: Bool = lock.withLock {
+        if fired { return true }
+        waiter = continuation
+        return false
+      }
+      if now { continuation.resume() }
+    }
+  }
+
+  /// `source`, firing when `size` bytes have been read from it.
+  func watching(_ source: any ByteSource) -> any ByteSource { Watched(source, self) }
+
+  private final class Watched: ByteSource, @unchecked Sendable {
+    // @unchecked: read by one transfer at a time.
+    private let base: any ByteSource
+    private let signal: EntryConsumed
+    private var count: Int64 = 0
+
+    init(_ base: any ByteSource, _ signal: EntryConsumed) {
+      self.base = base
+      self.signal = signal
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+      let n = try base.read(into: buffer)
+      count += Int64(n)
+      if n == 0 || count >= signal.size { signal.fire() }
+      return n
+    }
+  }
+}
