@@ -93,6 +93,9 @@ struct PushTests {
       #expect(again.failed.isEmpty, "\(again.failed)")
       #expect(again.bytesSent == 0)
       #expect(again.blobsUploaded == 0)
+      // Every manifest is already there with the same digest: none is sent again.
+      #expect(again.manifestsPushed == 0)
+      #expect(again.manifestsPresent == report.manifestsPushed)
       #expect(again.blobsPresent == plan.blobUses.reduce(0) { $0 + $1.repositories.count })
     }
   }

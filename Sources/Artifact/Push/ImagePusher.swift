@@ -182,6 +182,15 @@ public final class ImagePusher: Sendable {
         let isRoot = descriptor.digest == image.root.digest
         let references = isRoot ? image.tags : [descriptor.digest.description]
         for reference in references {
+          // Already there with these very bytes (same digest): skip the PUT. docker-registry
+          // writes and fsyncs several files per manifest PUT, which made up most of a re-push.
+          if let found = try? await client.manifestDescriptor(
+            repository: image.repository, reference: reference),
+            found.digest == descriptor.digest
+          {
+            ledger.update { $0.manifestsPresent += 1 }
+            continue
+          }
           try await client.pushManifest(
             repository: image.repository, reference: reference, bytes: bytes,
             mediaType: descriptor.mediaType)

@@ -17,6 +17,8 @@ public struct PushReport: Sendable {
   public var blobsPresent = 0
   public var blobsMounted = 0
   public var manifestsPushed = 0
+  /// Manifests the registry already had under that reference with the same digest (not sent).
+  public var manifestsPresent = 0
   /// Blob bytes uploaded (mounted and present blobs send nothing).
   public var bytesSent: Int64 = 0
   public var seconds: Double = 0
