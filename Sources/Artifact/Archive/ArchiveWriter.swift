@@ -13,10 +13,13 @@ import OCI
 /// mtime 0, uid/gid 0, no user/group names and mode 0644, in pax-restricted format so that
 /// entries over 8 GiB still work. The same entries give byte-identical output.
 ///
-/// - gzip: libarchive writes a plain tar stream into our callback and we deflate it as ONE gzip
-///   member, at level 0 (stored) for entries that are already compressed, level 4 for large
-///   entries without a media-type hint (binaries: see `GzipMemberEncoder.binaryLevel`) and
-///   level 6 otherwise (JSON, YAML; see `EntryCompressibility`).
+/// - gzip: libarchive writes a plain tar stream into our callback and we deflate it as a
+///   sequence of gzip members (one gzip stream to every reader): serial members at level 0
+///   (stored) for entries that are already compressed and level 6 for JSON and YAML (see
+///   `EntryCompressibility`); the data of a large entry without a media-type hint (binaries)
+///   is deflated by `ChunkedDeflater` on `workers` threads as members of its own, one per
+///   `chunking.chunkSize` bytes (`ChunkedDeflateParameters.binaries`: level 4, 1 MiB). The
+///   bytes depend on the entries and `chunking`, never on `workers`.
 /// - zstd: libarchive's zstd filter at `zstdLevel` (default 3, zstd's own default: ~ gzip -6
 ///   ratio at several times its speed; layers are already compressed so higher levels buy little).
 ///
@@ -31,18 +34,37 @@ public final class ArchiveWriter {
   /// Where bytes go until `finish()`.
   public var partialPath: String { sink.file.partialPath }
 
-  private let archive: OpaquePointer
-  private let sink: Sink
-  private var names: Set<String> = []
-  private var chunk: UnsafeMutableRawBufferPointer
-  private var closed = false
+  /// Threads that deflate chunks of large raw entries: the cores, at most 4.
+  public static var defaultWorkers: Int { ChunkedDeflater.defaultWorkers }
 
-  public init(path: String, zstdLevel: Int = ArchiveWriter.defaultZstdLevel) throws(ArchiveError) {
+  /// How large raw entries are chunked (nil: they go in the serial members at level 4).
+  public let chunking: ChunkedDeflateParameters?
+
+  let archive: OpaquePointer
+  let sink: ArchiveSink
+  var names: Set<String> = []
+  var chunk: UnsafeMutableRawBufferPointer
+  var closed = false
+
+  /// - Parameters:
+  ///   - workers: threads deflating chunks at once; does not change the bytes written.
+  ///   - chunking: the chunk layout of large raw entries (gzip only); nil for none.
+  ///   - onChunkDeflated: called on the writer's thread for every chunk handed to a worker
+  ///     (lets tests see which entries were deflated and which were copied in).
+  public init(
+    path: String, zstdLevel: Int = ArchiveWriter.defaultZstdLevel,
+    workers: Int = ArchiveWriter.defaultWorkers,
+    chunking: ChunkedDeflateParameters? = .binaries, onChunkDeflated: (() -> Void)? = nil
+  ) throws(ArchiveError) {
     self.path = path
     compression = try ArchiveCompression.forOutput(path: path)
+    self.chunking = compression == .gzip ? chunking : nil
     let file = try PartialFile(finalPath: path)
     let gzip = compression == .gzip ? try GzipMemberEncoder(output: file) : nil
-    sink = Sink(file: file, gzip: gzip)
+    let chunked = self.chunking.map {
+      ChunkedDeflater(parameters: $0, workers: workers, path: path, onChunk: onChunkDeflated)
+    }
+    sink = ArchiveSink(file: file, gzip: gzip, chunked: chunked)
     guard let archive = archive_write_new() else {
       throw .compression(path: path, detail: "libarchive could not allocate a writer")
     }
@@ -63,7 +85,7 @@ public final class ArchiveWriter {
       archive, Unmanaged.passUnretained(sink).toOpaque(), nil,
       { _, context, buffer, length in
         guard let context else { return -1 }
-        let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
+        let sink = Unmanaged<ArchiveSink>.fromOpaque(context).takeUnretainedValue()
         return sink.write(UnsafeRawBufferPointer(start: buffer, count: length))
       }, nil, nil)
     guard status == ARCHIVE_OK else {
@@ -94,12 +116,18 @@ public final class ArchiveWriter {
 
   /// Adds an entry with the bytes of the regular file at `file`.
   ///
-  /// - Parameter observe: sees every byte read from the file, in order, before it is written
-  ///   (the packer checks each blob's digest this way without reading it twice).
+  /// - Parameters:
+  ///   - observe: sees every byte read from the file, in order, before it is written (the
+  ///     packer checks each blob's digest this way without reading it twice).
+  ///   - capture: when the entry is chunked, sees its gzip members in order, exactly as
+  ///     written (the packer keeps them in the export cache; see `addGzipMembers`).
+  /// - Returns: how the entry's data was encoded.
+  @discardableResult
   public func addFile(
     name: String, path file: String, hint: EntryCompressibility = .auto,
-    observe: ((UnsafeRawBufferPointer) -> Void)? = nil
-  ) throws(ArchiveError) {
+    observe: ((UnsafeRawBufferPointer) -> Void)? = nil,
+    capture: ((UnsafeRawBufferPointer) throws(ArchiveError) -> Void)? = nil
+  ) throws(ArchiveError) -> EntryEncoding {
     let fd = open(file, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw .io(path: file, operation: "open for reading", errno: errno) }
     defer { close(fd) }
@@ -108,7 +136,8 @@ public final class ArchiveWriter {
     #if os(Linux)
       _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
     #endif
-    try add(name: name, size: Int64(info.st_size), hint: hint) { buffer throws(ArchiveError) in
+    return try add(name: name, size: Int64(info.st_size), hint: hint, capture: capture) {
+      buffer throws(ArchiveError) in
       while true {
         let n = read(fd, buffer.baseAddress, buffer.count)
         if n >= 0 {
@@ -165,15 +194,17 @@ public final class ArchiveWriter {
     sink.file.discard()
   }
 
+  @discardableResult
   private func add(
     name: String, size: Int64, hint: EntryCompressibility,
+    capture: ((UnsafeRawBufferPointer) throws(ArchiveError) -> Void)? = nil,
     fill: (UnsafeMutableRawBufferPointer) throws(ArchiveError) -> Int
-  ) throws(ArchiveError) {
+  ) throws(ArchiveError) -> EntryEncoding {
     guard !closed else {
       throw .misuse("\(path): entry '\(name)' added after the archive was closed")
     }
     do {
-      try writeEntry(name: name, size: size, hint: hint, fill: fill)
+      return try writeEntry(name: name, size: size, hint: hint, capture: capture, fill: fill)
     } catch {
       abandon()
       throw error
@@ -182,8 +213,53 @@ public final class ArchiveWriter {
 
   private func writeEntry(
     name: String, size: Int64, hint: EntryCompressibility,
+    capture: ((UnsafeRawBufferPointer) throws(ArchiveError) -> Void)?,
     fill: (UnsafeMutableRawBufferPointer) throws(ArchiveError) -> Int
-  ) throws(ArchiveError) {
+  ) throws(ArchiveError) -> EntryEncoding {
+    try writeHeader(name: name, size: size)
+    var encoding = EntryEncoding.serial
+    var total: Int64 = 0
+    var first = true
+    while true {
+      let count = try fill(chunk)
+      if count == 0 { break }
+      total += Int64(count)
+      guard total <= size else {
+        throw .sizeMismatch(path: path, entry: name, declared: size, actual: total)
+      }
+      let bytes = UnsafeRawBufferPointer(rebasing: chunk[..<count])
+      if first, let gzip = sink.gzip {
+        let compressed =
+          hint == .compressed || (hint == .auto && EntryCompressibility.looksCompressed(bytes))
+        let binary = hint == .auto && size >= GzipMemberEncoder.binaryThreshold
+        if binary, !compressed, let chunking {
+          // Everything written so far (this entry's header) stays in the serial member.
+          try sink.beginChunked(capture: capture)
+          encoding = .chunked(chunking)
+        } else {
+          try gzip.setLevel(
+            compressed
+              ? GzipMemberEncoder.compressedLevel
+              : binary ? GzipMemberEncoder.binaryLevel : GzipMemberEncoder.defaultLevel)
+        }
+      }
+      first = false
+      let written = archive_write_data(archive, bytes.baseAddress, count)
+      guard written == count else {
+        throw sink.failure ?? .compression(path: path, detail: message())
+      }
+    }
+    guard total == size else {
+      throw .sizeMismatch(path: path, entry: name, declared: size, actual: total)
+    }
+    // The last members go out before the tar padding, which starts the next serial member.
+    try sink.endChunked()
+    try check(archive_write_finish_entry(archive))
+    return encoding
+  }
+
+  /// Checks the name and writes a regular file's tar header (mtime 0, uid/gid 0, mode 0644).
+  func writeHeader(name: String, size: Int64) throws(ArchiveError) {
     switch EntryName.normalize(name) {
     case .success(let canonical) where canonical == name: break
     case .success:
@@ -203,47 +279,25 @@ public final class ArchiveWriter {
     archive_entry_set_uid(entry, 0)
     archive_entry_set_gid(entry, 0)
     try check(archive_write_header(archive, entry))
-
-    var total: Int64 = 0
-    var first = true
-    while true {
-      let count = try fill(chunk)
-      if count == 0 { break }
-      total += Int64(count)
-      guard total <= size else {
-        throw .sizeMismatch(path: path, entry: name, declared: size, actual: total)
-      }
-      let bytes = UnsafeRawBufferPointer(rebasing: chunk[..<count])
-      if first, let gzip = sink.gzip {
-        let compressed =
-          hint == .compressed || (hint == .auto && EntryCompressibility.looksCompressed(bytes))
-        let binary = hint == .auto && size >= GzipMemberEncoder.binaryThreshold
-        try gzip.setLevel(
-          compressed
-            ? GzipMemberEncoder.compressedLevel
-            : binary ? GzipMemberEncoder.binaryLevel : GzipMemberEncoder.defaultLevel)
-      }
-      first = false
-      let written = archive_write_data(archive, bytes.baseAddress, count)
-      guard written == count else {
-        throw sink.failure ?? .compression(path: path, detail: message())
-      }
-    }
-    guard total == size else {
-      throw .sizeMismatch(path: path, entry: name, declared: size, actual: total)
-    }
-    try check(archive_write_finish_entry(archive))
   }
 
-  private func check(_ status: Int32) throws(ArchiveError) {
+  func check(_ status: Int32) throws(ArchiveError) {
     guard status == ARCHIVE_OK else {
       throw sink.failure ?? .compression(path: path, detail: message())
     }
   }
 
-  private func message() -> String {
+  func message() -> String {
     archive_error_string(archive).map { String(cString: $0) } ?? "libarchive error"
   }
+}
+
+/// How an entry's data went into a gzip archive.
+public enum EntryEncoding: Sendable, Hashable {
+  /// In the serial members (or not gzip at all).
+  case serial
+  /// As gzip members of its own, one per chunk (`ChunkedDeflater`).
+  case chunked(ChunkedDeflateParameters)
 }
 
 /// A finished archive file: what `ArchiveWriter.finish()` wrote under its final name.
@@ -254,28 +308,4 @@ public struct WrittenArchive: Sendable, Hashable {
   public var size: Int64
   /// sha256 of the whole file, hashed while it was written.
   public var sha256: Digest
-}
-
-/// libarchive's output callback target: the tar (or zstd) stream goes to gzip or the file.
-private final class Sink {
-  let file: PartialFile
-  let gzip: GzipMemberEncoder?
-  /// The first error the callback hit; libarchive only sees "-1".
-  var failure: ArchiveError?
-
-  init(file: PartialFile, gzip: GzipMemberEncoder?) {
-    self.file = file
-    self.gzip = gzip
-  }
-
-  /// Returns the byte count, or -1 after recording the error for the writer to rethrow.
-  func write(_ bytes: UnsafeRawBufferPointer) -> la_ssize_t {
-    do throws(ArchiveError) {
-      if let gzip { try gzip.write(bytes) } else { try file.write(bytes) }
-      return la_ssize_t(bytes.count)
-    } catch {
-      if failure == nil { failure = error }
-      return -1
-    }
-  }
 }

@@ -1,12 +1,14 @@
 import CZlib
 
-/// One gzip member whose deflate level can change between tar entries.
+/// The serial gzip members of an artifact: one member whose deflate level can change between
+/// tar entries, ended (`finishMember()`) where a chunked entry's members are spliced in.
 ///
 /// Letting libarchive gzip the whole stream would re-deflate container layers that are already
 /// gzip or zstd: hours of CPU for no size gain. Instead the tar stream is fed here and the
 /// writer switches to level 0 (stored blocks, ~memcpy) for compressed entries and level 6 for
-/// binaries and JSON. The header is zlib's default: no name, mtime 0, so output is
-/// deterministic. Output goes straight into the `PartialFile` buffer.
+/// JSON. Large raw entries (binaries) are deflated by `ChunkedDeflater` as members of their
+/// own, between two members of this encoder. The header is zlib's default: no name, mtime 0,
+/// so output is deterministic. Output goes straight into the `PartialFile` buffer.
 final class GzipMemberEncoder {
   static let compressedLevel: Int32 = 0
   static let defaultLevel: Int32 = 6
@@ -22,6 +24,11 @@ final class GzipMemberEncoder {
   private let output: PartialFile
   private(set) var level: Int32
   private var finished = false
+  /// Whether the current member has been given bytes (a member is started lazily, so that
+  /// ending one before a chunked entry never leaves an empty member behind).
+  private var pending = false
+  /// Whether any member was completed (`finish()` writes an empty member only if none was).
+  private var wroteMember = false
 
   init(output: PartialFile, level: Int32 = GzipMemberEncoder.defaultLevel) throws(ArchiveError) {
     self.output = output
@@ -77,11 +84,44 @@ final class GzipMemberEncoder {
       }
       offset += chunk
     }
+    pending = true
   }
 
-  /// Writes the final block and the crc32/isize trailer.
+  /// Ends the current member (final block, crc32/isize trailer) if it holds any bytes; the
+  /// next `write` starts a new member at the current level.
+  func finishMember() throws(ArchiveError) {
+    guard pending, !finished else { return }
+    stream.pointee.next_in = nil
+    stream.pointee.avail_in = 0
+    while try deflateOnce(flush: Z_FINISH) != Z_STREAM_END {}
+    // deflateReset keeps the level and strategy; the next member gets the same header.
+    let status = deflateReset(stream)
+    guard status == Z_OK else {
+      throw .compression(path: output.finalPath, detail: "deflateReset failed (\(status))")
+    }
+    pending = false
+    wroteMember = true
+  }
+
+  /// Writes bytes that are already complete gzip members (a chunked entry), after ending the
+  /// current member.
+  func writeMembers(_ bytes: UnsafeRawBufferPointer) throws(ArchiveError) {
+    guard !finished else {
+      throw .misuse("gzip stream for \(output.finalPath) written after finish")
+    }
+    try finishMember()
+    try output.write(bytes)
+    if bytes.count > 0 { wroteMember = true }
+  }
+
+  /// Writes the final block and the crc32/isize trailer of the last member (an empty member
+  /// when nothing at all was written, so the file is still a gzip stream).
   func finish() throws(ArchiveError) {
     guard !finished else { return }
+    guard pending || !wroteMember else {
+      finished = true
+      return
+    }
     stream.pointee.next_in = nil
     stream.pointee.avail_in = 0
     while try deflateOnce(flush: Z_FINISH) != Z_STREAM_END {}
