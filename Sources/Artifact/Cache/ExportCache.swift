@@ -72,6 +72,9 @@ public struct ExportCache: Sendable {
     public var removedBlobs: Int
     public var removedTempFiles: Int
     public var freedBytes: Int64
+    /// Records of compressed forms removed (`CompressedForms`): older than the cutoff, or
+    /// naming a blob that is gone.
+    public var removedCompressedRecords: Int = 0
   }
 
   /// Removes blobs not used for `days` days (by mtime, which exports refresh), or every blob
@@ -93,6 +96,8 @@ public struct ExportCache: Sendable {
         report.freedBytes += Int64(info.st_size)
       }
     }
+    // After the blobs: a record whose compressed blob was just removed must not dangle.
+    report.removedCompressedRecords = CompressedForms(store: store).prune(olderThan: cutoff)
     let tempCutoff = days == nil ? now.timeIntervalSince1970 : now.timeIntervalSince1970 - 3600
     for name in (try? FileManager.default.contentsOfDirectory(atPath: store.ingestDirectory)) ?? []
     where !name.hasSuffix(".lock") {

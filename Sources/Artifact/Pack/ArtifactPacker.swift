@@ -27,7 +27,9 @@ public struct PackResult: Sendable, Hashable {
 /// Writes an artifact from a content store with `ArchiveWriter`, in `PackPlan` order.
 ///
 /// Layers are stored (they are already compressed; deflating them again costs minutes and
-/// saves nothing), JSON and raw binaries are deflated at level 6. The archive is written to
+/// saves nothing), JSON is deflated at level 6, raw binaries in 1 MiB gzip members at level 4
+/// on several threads (`ChunkedDeflater`); in a cache, those members are kept
+/// (`CompressedForms`) and a later pack copies them instead of deflating again. The archive is written to
 /// `NAME.partial` and renamed only when complete, so a crash never leaves a file under the
 /// final name.
 ///
@@ -35,6 +37,10 @@ public struct PackResult: Sendable, Hashable {
 /// bytes of manifests and configs; `BlobFactsLane`) and, before the rename, `LayoutVerifier`
 /// checks those facts with `oci-layout` and `index.json` exactly as written: the checks of
 /// `kk artifact verify`, on the bytes that went into the archive, without reading it back.
+/// A binary copied from its cached members is not read: its facts are what was established
+/// when the members were made (its raw bytes hashed to its digest while they were deflated;
+/// a form is recorded only then), and the members are hashed against their record before the
+/// copy (see `CompressedForms`).
 public enum ArtifactPacker {
   /// The `oci-layout` file of every artifact.
   static let ociLayout = Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8)
@@ -48,10 +54,17 @@ public enum ArtifactPacker {
   ///   - waitFor: called before each blob is read; blocks until the blob is in `store`
   ///     (the export packs blobs as their downloads land) or throws to stop the pack.
   ///   - progress: called after each blob with the bytes written so far.
+  ///   - reuseCompressed: in a `.tar.gz`, copy the cached gzip members of raw blobs from
+  ///     `store` (`CompressedForms`) instead of deflating them, and keep the members of those
+  ///     deflated now (only with `verify`: a form is recorded only once its raw bytes hashed
+  ///     to their digest). Pass false for a throw-away store. The artifact's bytes are the
+  ///     same either way.
+  ///   - onChunkDeflated: called for every chunk deflated (tests count them).
   public static func pack(
     plan: PackPlan, from store: BlobStore, to output: String, force: Bool = false,
     verify: Bool = true, waitFor: ((Descriptor) throws(ExportError) -> Void)? = nil,
-    progress: (@Sendable (Int64) -> Void)? = nil
+    progress: (@Sendable (Int64) -> Void)? = nil, reuseCompressed: Bool = true,
+    onChunkDeflated: (() -> Void)? = nil
   ) throws(ExportError) -> PackResult {
     try checkOutput(output, force: force)
     let directory = (output as NSString).deletingLastPathComponent
@@ -60,7 +73,7 @@ public enum ArtifactPacker {
       at: directory.isEmpty ? "." : directory, what: "the artifact")
     let writer: ArchiveWriter
     do {
-      writer = try ArchiveWriter(path: output)
+      writer = try ArchiveWriter(path: output, onChunkDeflated: onChunkDeflated)
     } catch {
       throw .archive("\(error)")
     }
@@ -68,6 +81,9 @@ public enum ArtifactPacker {
     let file: WrittenArchive
     let lane = verify ? BlobFactsLane() : nil
     let observe = lane.map { lane in { (bytes: UnsafeRawBufferPointer) in lane.update(bytes) } }
+    let forms =
+      reuseCompressed ? writer.chunking.map { CompressedForms(store: store, parameters: $0) } : nil
+    var captures: [CompressedForms.Capture] = []
     do {
       try writer.add(name: "oci-layout", bytes: ociLayout)
       try writer.add(name: "index.json", bytes: plan.indexJSON)
@@ -81,11 +97,26 @@ public enum ArtifactPacker {
             "blob \(blob.digest) (\(blob.size) bytes) is missing from \(store.root) or has the "
               + "wrong size; run the export again to fetch it")
         }
-        lane?.begin(blob.digest)
-        try writer.addFile(
-          name: name, path: path, hint: EntryCompressibility(mediaType: blob.mediaType),
-          observe: observe)
-        lane?.end()
+        let hint = EntryCompressibility(mediaType: blob.mediaType)
+        let cacheable =
+          hint == .auto && blob.size >= GzipMemberEncoder.binaryThreshold
+          && blob.digest.algorithm == .sha256
+        if cacheable, let form = forms?.lookup(blob) {
+          // Verified when the form was made (CompressedForms); its own digest just now.
+          lane?.record(
+            blob.digest, facts: BlobFacts(size: blob.size, actualDigest: blob.digest, content: nil))
+          try writer.addGzipMembers(name: name, size: blob.size, members: form.path)
+        } else {
+          let capture = cacheable && verify ? forms?.capture(blob) : nil
+          lane?.begin(blob.digest)
+          let encoding = try writer.addFile(
+            name: name, path: path, hint: hint, observe: observe,
+            capture: capture.map { capture in { capture.write($0) } })
+          lane?.end()
+          if let capture {
+            if case .chunked = encoding { captures.append(capture) } else { capture.discard() }
+          }
+        }
         written += blob.size
         progress?(written)
       }
@@ -100,6 +131,8 @@ public enum ArtifactPacker {
         }
       }
       file = try writer.finish()
+      // Every captured blob's raw bytes hashed to its digest (the verification above).
+      if let forms { for capture in captures { forms.commit(capture) } }
     } catch let error as ExportError {
       writer.abandon()
       throw error

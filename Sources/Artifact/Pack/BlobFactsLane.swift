@@ -46,6 +46,14 @@ final class BlobFactsLane {
     lane.enqueue { state.finish() }
   }
 
+  /// Records facts established without reading the blob now: a cached compressed form whose
+  /// record says the raw bytes hashed to `digest` when it was made (see `CompressedForms`).
+  func record(_ digest: Digest, facts: BlobFacts) {
+    precondition(!open, "BlobFactsLane.record inside a blob")
+    let state = state
+    lane.enqueue { state.facts[digest] = facts }
+  }
+
   /// Waits for every blob handed over so far; their facts by the digest they are stored under.
   func facts() -> [Digest: BlobFacts] {
     lane.sync { state.facts }

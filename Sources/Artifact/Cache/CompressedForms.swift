@@ -1,0 +1,231 @@
+import Blobstore
+import Foundation
+import OCI
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The gzip members of raw blobs (binaries) as the artifact writer deflated them, kept in the
+/// export cache so that a warm export copies them instead of deflating again.
+///
+/// Why: deflating the binaries is most of a warm export's work (~73 s of 158 s for 660 MB on
+/// the bench), and it gives the same bytes every time for the same blob and
+/// `ChunkedDeflateParameters`. The members are stored as an ordinary blob of the cache (named
+/// by their own sha256, ingested through the verifying `BlobStore`), and a small record,
+/// `kk-compressed/<raw hex>.<parameters key>.json`, maps the raw blob to that blob:
+/// `{"raw", "rawSize", "parameters", "compressed", "compressedSize"}`. The record is written
+/// (temp file, fsync, rename, directory fsync) only after the blob is durable, and only for
+/// members made from raw bytes that hashed to the raw digest during the same pack.
+///
+/// Why the raw digest still holds for an artifact that copies a cached form: the record was
+/// written only after the packer saw the raw bytes hash to the raw digest while those very
+/// bytes were being deflated into the members; before copying, the members are hashed again
+/// and must match the record's digest and size. So the copied bytes are, up to sha256
+/// collisions, the deflate of a blob whose sha256 is the raw digest. A record that does not
+/// parse or does not match (wrong key, size, missing or altered blob) is removed and the blob
+/// is deflated again. `ExportCache.prune` removes records whose blob is gone, and records
+/// older than its cutoff (the packer refreshes the mtime of what it uses, like `touch`).
+public struct CompressedForms: Sendable {
+  /// The directory of records, under the cache root.
+  public static let directoryName = "kk-compressed"
+
+  public let store: BlobStore
+  public let parameters: ChunkedDeflateParameters
+
+  public init(store: BlobStore, parameters: ChunkedDeflateParameters = .binaries) {
+    self.store = store
+    self.parameters = parameters
+  }
+
+  var directory: String { store.root + "/" + Self.directoryName }
+
+  func recordPath(_ raw: Digest) -> String {
+    directory + "/\(raw.encoded).\(parameters.key).json"
+  }
+
+  /// What a record says.
+  struct Record: Codable, Equatable {
+    var raw: String
+    var rawSize: Int64
+    var parameters: String
+    var compressed: String
+    var compressedSize: Int64
+  }
+
+  /// A cached form whose bytes were just checked against its record.
+  public struct Form: Sendable, Hashable {
+    /// The blob holding the members.
+    public var path: String
+    public var digest: Digest
+    public var size: Int64
+  }
+
+  /// The cached members of `raw`, hashed and checked against the record; nil when there are
+  /// none or they do not check out (a bad record is removed, so the blob is deflated again
+  /// and a new form recorded).
+  public func lookup(_ raw: Descriptor) -> Form? {
+    let path = recordPath(raw.digest)
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    guard let record = try? JSONDecoder().decode(Record.self, from: data),
+      record.raw == raw.digest.description, record.rawSize == raw.size,
+      record.parameters == parameters.key,
+      let digest = try? Digest(parsing: record.compressed), digest.algorithm == .sha256,
+      store.size(of: digest) == record.compressedSize
+    else {
+      unlink(path)
+      return nil
+    }
+    guard Self.sha256(of: store.path(for: digest)) == digest else {
+      // A blob whose bytes do not match its name is corrupt whatever refers to it; removed,
+      // so that the members made next are stored again instead of "already present".
+      unlink(store.path(for: digest))
+      unlink(path)
+      return nil
+    }
+    // Used now: `prune --older-than` keeps it as long as the raw blob.
+    _ = utimes(path, nil)
+    _ = utimes(store.path(for: digest), nil)
+    return Form(path: store.path(for: digest), digest: digest, size: record.compressedSize)
+  }
+
+  /// sha256 of a file, streamed; nil when it cannot be read.
+  static func sha256(of path: String) -> Digest? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+    defer { buffer.deallocate() }
+    let hasher = SHA256Hasher()
+    while true {
+      let n = read(fd, buffer.baseAddress, buffer.count)
+      if n < 0 {
+        if errno == EINTR { continue }
+        return nil
+      }
+      if n == 0 { break }
+      hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+    }
+    return hasher.finalize()
+  }
+
+  /// Starts keeping the members of `raw` as the writer produces them (a temp file under the
+  /// store's `.ingest/`); nil when the temp file cannot be made (the cache is optional).
+  func capture(_ raw: Descriptor) -> Capture? {
+    try? FileManager.default.createDirectory(
+      atPath: store.ingestDirectory, withIntermediateDirectories: true)
+    let temp =
+      store.ingestDirectory
+      + "/\(raw.digest.encoded).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).members"
+    let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { return nil }
+    return Capture(raw: raw, path: temp, fd: fd)
+  }
+
+  /// Stores the captured members as a blob and writes the record. Call only once the raw
+  /// bytes the members were made from have hashed to `capture.raw.digest`. Best effort: on
+  /// any failure nothing is recorded (the next export deflates again).
+  @discardableResult
+  func commit(_ capture: Capture) -> Bool {
+    defer { capture.discard() }
+    guard capture.close() else { return false }
+    guard let stored = try? store.ingest(file: capture.path, expecting: nil, mode: .hardLink)
+    else { return false }
+    let record = Record(
+      raw: capture.raw.digest.description, rawSize: capture.raw.size, parameters: parameters.key,
+      compressed: stored.digest.description, compressedSize: stored.size)
+    guard let bytes = try? JSONEncoder().encode(record) else { return false }
+    return Self.writeDurably(Array(bytes), to: recordPath(capture.raw.digest), in: directory)
+  }
+
+  /// Temp file, fsync, rename, directory fsync: a record never names a blob that a power loss
+  /// could take back, and never exists half-written.
+  static func writeDurably(_ bytes: [UInt8], to path: String, in directory: String) -> Bool {
+    try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let temp = path + ".\(getpid()).tmp"
+    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { return false }
+    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    let synced = written == bytes.count && fsync(fd) == 0
+    guard close(fd) == 0, synced, rename(temp, path) == 0 else {
+      unlink(temp)
+      return false
+    }
+    let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard dirfd >= 0 else { return false }
+    defer { close(dirfd) }
+    return fsync(dirfd) == 0
+  }
+
+  /// Removes records older than `cutoff` (seconds since 1970; nil: all) and records whose
+  /// compressed blob is gone. Returns how many were removed.
+  func prune(olderThan cutoff: Double?) -> Int {
+    var removed = 0
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+      let path = directory + "/" + name
+      var info = stat()
+      guard stat(path, &info) == 0 else { continue }
+      var keep = cutoff.map { Double(info.st_mtim.tv_sec) >= $0 } ?? false
+      if keep {
+        let record = FileManager.default.contents(atPath: path).flatMap {
+          try? JSONDecoder().decode(Record.self, from: $0)
+        }
+        let digest = record.flatMap { try? Digest(parsing: $0.compressed) }
+        keep = digest.map { store.contains($0) } ?? false
+      }
+      if !keep, unlink(path) == 0 { removed += 1 }
+    }
+    return removed
+  }
+
+  /// The members of one raw blob as they are written: appended to a temp file.
+  final class Capture {
+    let raw: Descriptor
+    let path: String
+    private var fd: Int32
+    private(set) var failed = false
+
+    init(raw: Descriptor, path: String, fd: Int32) {
+      self.raw = raw
+      self.path = path
+      self.fd = fd
+    }
+
+    deinit { discard() }
+
+    /// Appends bytes; a failure only marks the capture as unusable.
+    func write(_ bytes: UnsafeRawBufferPointer) {
+      guard !failed, fd >= 0, var base = bytes.baseAddress else { return }
+      var left = bytes.count
+      while left > 0 {
+        let n = Glibc.write(fd, base, left)
+        if n < 0 {
+          if errno == EINTR { continue }
+          failed = true
+          return
+        }
+        base += n
+        left -= n
+      }
+    }
+
+    /// Closes the file; false when a write failed.
+    func close() -> Bool {
+      guard fd >= 0 else { return false }
+      let closed = Glibc.close(fd) == 0
+      fd = -1
+      return closed && !failed
+    }
+
+    /// Closes and removes the temp file (the store hard-linked what it kept).
+    func discard() {
+      if fd >= 0 {
+        _ = Glibc.close(fd)
+        fd = -1
+      }
+      unlink(path)
+    }
+  }
+}
