@@ -37,6 +37,7 @@ extension ImagePusher {
     var passedBy: Set<Digest> = []
     var corrupt: [Digest: PushError] = [:]
     var pending: Set<Digest> = []
+    var waitingFor: Set<Digest>?
     let background = BackgroundWork()
     while let entry = try reader.next() {
       if pusher == nil {
@@ -59,10 +60,18 @@ extension ImagePusher {
           }
         }
         guard let indexJSON else { continue }
+        // Plan again only once something the last attempt waited for has arrived: each
+        // attempt decodes index.json and walks every manifest read so far.
+        if let waiting = waitingFor {
+          guard let digest = blobDigest(entry.name), waiting.contains(digest) else { continue }
+        }
         let frozen = small
         let outcome = try PushPlanner.plan(
           indexJSON: indexJSON, manifest: { frozen[$0] }, target: target, patterns: patterns)
-        guard case .complete(let plan) = outcome else { continue }
+        guard case .complete(let plan) = outcome else {
+          if case .waiting(let missing) = outcome { waitingFor = missing }
+          continue
+        }
         if dryRun { return (plan, nil) }
         let made = try makePusher(plan)
         pusher = made
