@@ -16,6 +16,10 @@ public final class ImagePusher: Sendable {
   let uses: [Digest: (blob: Descriptor, repositories: [String])]
   /// What the registry already has, when ``learnPresence()`` asked.
   let presence = BlobPresence()
+  /// Manifest PUTs shared by images of one repository.
+  let manifestPuts = ManifestPutOnce()
+  /// Repositories the registry refused to take blobs into.
+  let refusals = RepositoryRefusals()
 
   public init(
     client: RegistryClient, plan: PushPlan, parallel: Int = 6, continueOnError: Bool = false,
@@ -81,19 +85,34 @@ public final class ImagePusher: Sendable {
         targets.append(repository)
       }
     }
-    guard let first = targets.first else {
+    guard !targets.isEmpty else {
       ledger.finished(blob.digest)
       return
     }
-    guard await send(blob, to: first, from: from, factory) else { return }
-    let rest = targets.dropFirst()
+    // The first copy goes into the first repository that takes it: a refusal (no push
+    // right there) moves on to the next one instead of failing every image of the blob.
+    var rest = targets[...]
+    var first: String?
+    var refusal: String?
+    while first == nil, let repository = rest.popFirst() {
+      switch await send(blob, to: repository, from: from, factory) {
+      case .sent: first = repository
+      case .refused(let reason): refusal = reason
+      case .failed: return
+      }
+    }
+    guard let first else {
+      ledger.fail(blob.digest, refusal ?? "blob \(blob.digest): no repository took it")
+      return
+    }
     let source = from ?? first
-    if rest.isEmpty {
+    let others = Array(rest)
+    if others.isEmpty {
       ledger.finished(blob.digest)
     } else if let background {
-      background.add { await self.sendRest(blob, to: Array(rest), from: source, factory) }
+      background.add { await self.sendRest(blob, to: others, from: source, factory) }
     } else {
-      await sendRest(blob, to: Array(rest), from: source, factory)
+      await sendRest(blob, to: others, from: source, factory)
     }
   }
 
@@ -101,15 +120,23 @@ public final class ImagePusher: Sendable {
     _ blob: Descriptor, to repositories: [String], from: String, _ factory: BlobSourceFactory
   ) async {
     for repository in repositories {
-      guard await send(blob, to: repository, from: from, factory) else { return }
+      if case .failed = await send(blob, to: repository, from: from, factory) { return }
     }
     ledger.finished(blob.digest)
   }
 
-  /// One repository; false (and the failure recorded) when the blob could not be sent.
+  enum SendOutcome {
+    case sent
+    /// The registry refused the account for this repository (recorded in `refusals`).
+    case refused(String)
+    /// Recorded in the ledger.
+    case failed
+  }
+
+  /// One repository; the failure is recorded unless the outcome is `.sent`.
   private func send(
     _ blob: Descriptor, to repository: String, from: String?, _ factory: BlobSourceFactory
-  ) async -> Bool {
+  ) async -> SendOutcome {
     // A source that can be read twice may also be reopened by the client: a redirected
     // upload is re-sent and a cut chunked upload resumes from the registry's Range.
     var reopen: (@Sendable () throws -> any ByteSource)?
@@ -119,8 +146,15 @@ public final class ImagePusher: Sendable {
         repository: repository, descriptor: blob, mountFrom: from, reopen: reopen,
         checkExisting: presence.present(blob.digest, in: repository) == nil, open: factory.open)
       ledger.record(result, size: blob.size)
-      return true
+      return .sent
     } catch {
+      if factory.failure == nil, RepositoryRefusals.isRefusal(error) {
+        let reason = "blob \(blob.digest) into \(repository): \(error)"
+        if refusals.record(repository, reason) {
+          log("REFUSED \(client.host)/\(repository): \(error)")
+        }
+        return .refused(reason)
+      }
       switch factory.failure {
       case .corrupt(let actual):
         let reason = PushError.blobCorrupt(blob.digest, actual: actual, size: blob.size)
@@ -132,7 +166,7 @@ public final class ImagePusher: Sendable {
         ledger.fail(blob.digest, "blob \(blob.digest) into \(repository): \(error)")
         log("FAILED blob \(blob.digest) into \(client.host)/\(repository): \(error)")
       }
-      return false
+      return .failed
     }
   }
 
@@ -165,6 +199,10 @@ public final class ImagePusher: Sendable {
       ledger.update { $0.failed.append(PushReport.Failure(image: name, reason: reason)) }
       return
     }
+    if let reason = refusals.reason(for: image.repository) {
+      fail(name, reason)
+      return
+    }
     for blob in image.blobs where !ledger.isDone(blob.digest) {
       let reason =
         ledger.failure(of: blob.digest)
@@ -182,19 +220,25 @@ public final class ImagePusher: Sendable {
         let isRoot = descriptor.digest == image.root.digest
         let references = isRoot ? image.tags : [descriptor.digest.description]
         for reference in references {
-          // Already there with these very bytes (same digest): skip the PUT. docker-registry
-          // writes and fsyncs several files per manifest PUT, which made up most of a re-push.
-          if let found = try? await client.manifestDescriptor(
-            repository: image.repository, reference: reference),
-            found.digest == descriptor.digest
-          {
-            ledger.update { $0.manifestsPresent += 1 }
-            continue
+          let client = client
+          let ledger = ledger
+          _ = try await manifestPuts.run(repository: image.repository, reference: reference) {
+            // Already there with these very bytes (same digest): skip the PUT.
+            // docker-registry writes and fsyncs several files per manifest PUT, which made
+            // up most of a re-push.
+            if let found = try? await client.manifestDescriptor(
+              repository: image.repository, reference: reference),
+              found.digest == descriptor.digest
+            {
+              ledger.update { $0.manifestsPresent += 1 }
+              return false
+            }
+            try await client.pushManifest(
+              repository: image.repository, reference: reference, bytes: bytes,
+              mediaType: descriptor.mediaType)
+            ledger.update { $0.manifestsPushed += 1 }
+            return true
           }
-          try await client.pushManifest(
-            repository: image.repository, reference: reference, bytes: bytes,
-            mediaType: descriptor.mediaType)
-          ledger.update { $0.manifestsPushed += 1 }
         }
       }
       let targets = image.tags.map { "\(image.target.registry)/\(image.repository):\($0)" }
