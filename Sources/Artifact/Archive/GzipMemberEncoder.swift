@@ -29,6 +29,12 @@ final class GzipMemberEncoder {
   private var pending = false
   /// Whether any member was completed (`finish()` writes an empty member only if none was).
   private var wroteMember = false
+  /// Set after members were copied in: the file's buffer is flushed before zlib writes again.
+  /// zlib's stored blocks (level 0) are cut to the output space it is given, so the serial
+  /// bytes must not depend on how the members before them filled the buffer (deflated now in
+  /// pieces of ~300 KB, or copied from the cache in 1 MiB reads): flushing makes that space
+  /// a function of the serial stream alone, and a warm artifact identical to a cold one.
+  private var realign = false
 
   init(output: PartialFile, level: Int32 = GzipMemberEncoder.defaultLevel) throws(ArchiveError) {
     self.output = output
@@ -111,7 +117,10 @@ final class GzipMemberEncoder {
     }
     try finishMember()
     try output.write(bytes)
-    if bytes.count > 0 { wroteMember = true }
+    if bytes.count > 0 {
+      wroteMember = true
+      realign = true
+    }
   }
 
   /// Writes the final block and the crc32/isize trailer of the last member (an empty member
@@ -141,6 +150,10 @@ final class GzipMemberEncoder {
   }
 
   private func provideOutput() throws(ArchiveError) {
+    if realign {
+      try output.flush()
+      realign = false
+    }
     let spare = try output.spare(minimum: 64 << 10)
     stream.pointee.next_out = spare.baseAddress?.assumingMemoryBound(to: Bytef.self)
     stream.pointee.avail_out = uInt(spare.count)
