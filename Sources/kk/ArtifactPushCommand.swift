@@ -187,7 +187,7 @@ struct ArtifactPushCommand: AsyncParsableCommand {
         "images      \(report.pushed.count) pushed, \(report.failed.count) failed",
         "blobs       \(report.blobsUploaded) uploaded, \(report.blobsPresent) already present, \(report.blobsMounted) mounted"
           + (report.secondPassBlobs > 0 ? " (\(report.secondPassBlobs) in a second pass)" : ""),
-        "manifests   \(report.manifestsPushed)",
+        "manifests   \(report.manifestsPushed) pushed, \(report.manifestsPresent) already present",
         "sent        \(Output.bytes(report.bytesSent)) (\(report.bytesSent) bytes)",
         String(
           format: "time        %.2f s (%@)", report.seconds,

@@ -91,6 +91,32 @@ struct PushPlanTests {
       targets(result) == ["dockerhub.kubekey.local/library/busybox:sha256-\(pushed.encoded)"])
   }
 
+  /// A skopeo `oci:DIR:v1.0` layout names its entry `v1.0`: refused with what to run instead,
+  /// never pushed as `library/v1.0:latest`. A one-word name with containerd's full-name
+  /// annotation is an image name.
+  @Test func bareTagRefNameIsRefusedNotReadAsAnImageName() throws {
+    #expect {
+      try plan(["v1.0"])
+    } throws: { error in
+      guard case .badReference(let name, let reason) = error as? PushError else { return false }
+      return name == "v1.0" && reason.contains("bare tag") && reason.contains("kk image copy")
+    }
+    let (rawIndex, manifests) = try layout(["busybox"])
+    var decoded = try JSONDecoder().decode(ImageIndex.self, from: Data(rawIndex))
+    decoded.manifests[0].annotations?[AnnotationKey.containerdImageName] =
+      "docker.io/library/busybox:latest"
+    let index = try CanonicalJSON.encode(decoded)
+    let config = ClusterRegistryConfig(privateRegistry: .init(host: "reg.local", path: nil))
+    let outcome = try PushPlanner.plan(
+      indexJSON: index, manifest: { manifests[$0] }, target: { try config.pushTarget(for: $0) },
+      patterns: [])
+    guard case .complete(let planned) = outcome else {
+      Issue.record("plan incomplete")
+      return
+    }
+    #expect(targets(planned) == ["reg.local/library/busybox:latest"])
+  }
+
   @Test func imagePatternsSelectBySourceReference() throws {
     let refs = ["docker.io/calico/cni:v1", "docker.io/calico/node:v1", "registry.k8s.io/pause:3.9"]
     #expect(targets(try plan(refs, patterns: ["docker.io/calico/*"])).count == 2)

@@ -250,12 +250,8 @@ public final class ImagePusher: Sendable {
   }
 
   private func fail(_ image: String, _ reason: String) {
-    var text = reason
-    if text.contains("unauthorized") || text.contains("401") {
-      text += " (for Harbor: the project may not exist; create it or use type: harbor)"
-    }
-    ledger.failImage(PushReport.Failure(image: image, reason: text))
-    log("FAILED \(image): \(text)")
+    ledger.failImage(PushReport.Failure(image: image, reason: reason))
+    log("FAILED \(image): \(reason)")
   }
 
   func finish(_ started: Date) -> PushReport {

@@ -107,6 +107,17 @@ public enum PushPlanner {
       // `<ref>-<arch>` entries (an imported work dir) point inside another image: skip them.
       if childOfIndex.contains(entry.digest) { continue }
       let name = entry.annotation(AnnotationKey.refName) ?? ""
+      // `skopeo copy ... oci:DIR:v1.0` names the entry by its tag alone; reading that as the
+      // image `docker.io/library/v1.0:latest` is never what the user meant.
+      if entry.annotation(AnnotationKey.containerdImageName) == nil,
+        !name.contains(where: { "/:@".contains($0) })
+      {
+        throw .badReference(
+          name,
+          reason: "'\(name)' is a bare tag (as `skopeo copy ... oci:DIR:\(name)` writes), not an "
+            + "image name; push that image with `kk image copy oci:DIR:\(name) "
+            + "docker://REGISTRY/REPOSITORY:\(name)`")
+      }
       let source: Reference
       do { source = try Reference(parsing: name) } catch {
         throw .badReference(name, reason: error.description)
