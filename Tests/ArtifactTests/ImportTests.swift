@@ -182,3 +182,35 @@ struct ImportTests {
     }
   }
 }
+
+@Suite("ArtifactImporter: re-import")
+struct ImportReplaceTests {
+  /// A second, different artifact into the same work dir replaces `images/` exactly: blobs
+  /// only the first one reached are removed, so verify sees no orphans (QA F15).
+  @Test func importingAnotherArtifactLeavesNoOrphanBlobs() async throws {
+    let fixture = try await ImportFixture()
+    let dir = fixture.scratch.path + "/kubekey"
+    _ = try ArtifactImporter.importArtifact(archive: try fixture.pack("all.tar.gz"), into: dir)
+
+    var index = try JSONDecoder().decode(ImageIndex.self, from: Data(try fixture.indexJSON()))
+    let kept = try #require(
+      index.manifests.first { $0.annotation(AnnotationKey.path) == nil })
+    index.manifests = index.manifests.filter {
+      $0.digest == kept.digest || $0.annotation(AnnotationKey.path) != nil
+    }
+    let smaller = try fixture.pack("one.tar.gz", indexJSON: try CanonicalJSON.encode(index))
+    let report = try ArtifactImporter.importArtifact(archive: smaller, into: dir)
+    #expect(report.images.count == 1)
+
+    let store = try BlobStore.open(at: dir + "/images")
+    let reachable = Set(try store.walk().nodes.compactMap(\.descriptor.digest))
+    let stored = Set(
+      try FileManager.default.contentsOfDirectory(atPath: dir + "/images/blobs/sha256").map {
+        try Digest(parsing: "sha256:" + $0)
+      })
+    #expect(!stored.isEmpty)
+    #expect(stored == reachable, "orphans: \(stored.subtracting(reachable))")
+    let imagesDir = try FileManager.default.contentsOfDirectory(atPath: dir + "/images")
+    #expect(imagesDir.sorted() == ["blobs", "index.json", "oci-layout"], "\(imagesDir)")
+  }
+}

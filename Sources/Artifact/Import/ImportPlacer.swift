@@ -60,6 +60,15 @@ struct ImportPlacer {
     } catch {
       throw .store(error)
     }
+    // `images/` is exactly this artifact's layout: blobs of an earlier import that the new
+    // index no longer reaches are removed (QA F15), so `verify` and `push --images-dir` see
+    // no orphans. The work dir is the import's own; no other writer shares it.
+    let blobDirectory = directory + "/images/blobs/sha256"
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: blobDirectory)) ?? [] {
+      guard let digest = try? Digest(parsing: "sha256:" + name), !imageBlobs.contains(digest)
+      else { continue }
+      try? FileManager.default.removeItem(atPath: blobDirectory + "/" + name)
+    }
     // `BlobStore.create` makes `.ingest/` for writers; the import links blobs in and never
     // writes through it, so an empty one is litter KubeKey and skopeo do not expect (QA F4).
     // rmdir only removes it when empty: another writer's temp files are left alone.
