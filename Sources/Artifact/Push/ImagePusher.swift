@@ -251,7 +251,8 @@ public final class ImagePusher: Sendable {
 
   private func fail(_ image: String, _ reason: String) {
     ledger.failImage(PushReport.Failure(image: image, reason: reason))
-    log("FAILED \(image): \(reason)")
+    // The reason is listed once, with the failures at the end (QA F3).
+    log("FAILED \(image)")
   }
 
   func finish(_ started: Date) -> PushReport {
