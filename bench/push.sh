@@ -95,9 +95,15 @@ best() { # NAME LOG ARGS...: first push into a fresh registry and the re-push, f
 }
 cat "$layout"/blobs/sha256/* "$artifact" >/dev/null
 
-registry skopeo
-t0=$(now); skopeo_all "$port"; t1=$(now); skopeo_s=$(calc "$t1 - $t0")
-t0=$(now); skopeo_all "$port"; t1=$(now); skopeo_re=$(calc "$t1 - $t0")
+# skopeo gets the same treatment as kk: a fresh registry per run, fastest of $runs.
+skopeo_s=999999 skopeo_re=999999
+for i in $(seq "$runs"); do
+  registry skopeo
+  t0=$(now); skopeo_all "$port"; t1=$(now); s=$(calc "$t1 - $t0")
+  t0=$(now); skopeo_all "$port"; t1=$(now); re=$(calc "$t1 - $t0")
+  if awk "BEGIN { exit !($s < $skopeo_s) }"; then skopeo_s=$s; fi
+  if awk "BEGIN { exit !($re < $skopeo_re) }"; then skopeo_re=$re; fi
+done
 
 best kkdir kk-dir.log --images-dir "$layout"
 dir_s=$first_s dir_rss=$first_rss redir_s=$re_s redir_rss=$re_rss
