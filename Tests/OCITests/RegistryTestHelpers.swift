@@ -76,36 +76,16 @@ enum RegistryTestSetup {
   }
 }
 
-/// A Python fixture server of ours under testdata/fixtures (faultproxy.py, quirkregistry.py),
-/// on a free port, guarded so it dies with the test.
-final class FixtureServer: @unchecked Sendable {
-  let port: UInt16
-  let logPath: String
-  private let process: GuardedProcess
+/// The registry tests' name for TestSupport's fixture server (one implementation of the
+/// guarded start and readiness wait).
+typealias FixtureServer = ScriptServer
 
-  init(script: String, arguments: [String], scratch: TemporaryDirectory) async throws {
-    port = try FreePort.find()
-    logPath = scratch.path + "/" + script + ".log"
-    process = try GuardedProcess(
-      name: script,
-      command: [TestPaths.python, TestPaths.fixture(script), "--port", String(port)] + arguments,
-      logPath: logPath)
-    // Readiness on a dedicated thread with a wall-clock deadline: a 5 s poll on the
-    // cooperative pool ran out on a loaded 2-core machine before the server was up.
-    let log = logPath
-    do {
-      try await waitUntilReady(process) { fileContains(log, "PORT ") }
-    } catch {
-      await process.stop()
-      throw error
-    }
+extension ScriptServer {
+  convenience init(script: String, arguments: [String], scratch: TemporaryDirectory)
+    async throws
+  {
+    try await self.init(script: script, arguments: arguments, logDirectory: scratch.path)
   }
-
-  var host: String { "127.0.0.1:\(port)" }
-
-  var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-  func stop() async { await process.stop() }
 }
 
 /// The fault-injecting proxy (testdata/fixtures/faultproxy.py) in front of a registry.
