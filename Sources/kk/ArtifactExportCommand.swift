@@ -130,7 +130,7 @@ struct ArtifactExportCommand: AsyncParsableCommand {
         manifest: parsed.manifest, cache: cache,
         options: ExportOptions(
           parallel: parallel, skipMissingPlatforms: skipMissingPlatforms, force: force,
-          verify: !skipVerify),
+          verify: !skipVerify, reuseCompressed: !noCache),
         catalog: catalog, locator: locator)
       let progress = ExportProgressPrinter(tty: isatty(STDERR_FILENO) == 1)
       let summary: ExportSummary

@@ -17,11 +17,17 @@ public struct ExportOptions: Sendable {
   /// Where `~/.docker/config.json` and friends are looked up.
   public var environment: [String: String]
 
+  /// Keep the gzip members of raw files in the cache and copy them on later exports. Off for
+  /// a throw-away cache (`--no-cache`): writing them there would only cost a write and a hash.
+  public var reuseCompressed: Bool
+
   public init(
     parallel: Int = 8, skipMissingPlatforms: Bool = false, force: Bool = false,
     verify: Bool = true, retryAttempts: Int = 3,
-    environment: [String: String] = ProcessInfo.processInfo.environment
+    environment: [String: String] = ProcessInfo.processInfo.environment,
+    reuseCompressed: Bool = true
   ) {
+    self.reuseCompressed = reuseCompressed
     self.parallel = max(1, parallel)
     self.skipMissingPlatforms = skipMissingPlatforms
     self.force = force

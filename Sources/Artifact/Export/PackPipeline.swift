@@ -36,8 +36,9 @@ struct PackPipeline {
           return .success(
             try ArtifactPacker.pack(
               plan: plan, from: store, to: output, force: options.force, verify: options.verify,
-              waitFor: { blob throws(ExportError) in try board.wait(for: blob.digest) }
-            ) { done in events(.progress(.pack, done: done)) })
+              waitFor: { blob throws(ExportError) in try board.wait(for: blob.digest) },
+              progress: { done in events(.progress(.pack, done: done)) },
+              reuseCompressed: options.reuseCompressed))
         } catch {
           return .failure(error)
         }
