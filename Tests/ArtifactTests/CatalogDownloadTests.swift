@@ -21,20 +21,12 @@ final class CatalogFileServer: @unchecked Sendable {
       name: "fileserver",
       command: [TestPaths.python, TestPaths.testdata + "/catalog/fileserver.py", root],
       logPath: logPath)
-    var found: Int?
-    for _ in 0..<200 where found == nil {
-      let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-      if let line = log.split(separator: "\n").first(where: { $0.hasPrefix("PORT ") }) {
-        found = Int(line.dropFirst(5))
-      } else {
-        try await Task.sleep(for: .milliseconds(50))
-      }
-    }
-    guard let found else {
+    do {
+      port = try await loggedNumber(process, logPath: logPath)
+    } catch {
       await process.stop()
-      throw TestSupportError.badOutput("fileserver did not start: \(process.logTail())")
+      throw error
     }
-    port = found
   }
 
   var base: String { "http://127.0.0.1:\(port)" }

@@ -23,24 +23,12 @@ final class KubeAPIServer: @unchecked Sendable {
     if let pageSize { command += ["--page-size", String(pageSize)] }
     if proxy { command.append("--proxy") }
     process = try GuardedProcess(name: "kube-apiserver", command: command, logPath: logPath)
-    var found: Int?
-    for _ in 0..<400 where found == nil {
-      let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-      if let line = log.split(separator: "\n").first(where: { $0.hasPrefix("PORT ") }) {
-        found = Int(line.dropFirst(5))
-      } else {
-        try await Task.sleep(for: .milliseconds(50))
-      }
-    }
-    guard let found else {
+    do {
+      port = try await loggedNumber(process, logPath: logPath)
+      proxyPort = proxy ? try await loggedNumber(process, logPath: logPath, prefix: "PROXY ") : nil
+    } catch {
       await process.stop()
-      throw TestSupportError.badOutput("kube-apiserver did not start: \(process.logTail())")
-    }
-    port = found
-    if proxy {
-      let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-      proxyPort = log.split(separator: "\n").first { $0.hasPrefix("PROXY ") }
-        .flatMap { Int($0.dropFirst(6)) }
+      throw error
     }
   }
 

@@ -65,6 +65,25 @@ func fileContains(_ path: String, _ needle: String) -> Bool {
   return String(decoding: data, as: UTF8.self).contains(needle)
 }
 
+/// The integer a fixture server logs on a line `prefix<N>` once it is listening (`PORT 43121`),
+/// waited for with ``waitUntilReady(_:timeout:_:)``: the Python fixtures that bind port 0
+/// announce their port this way.
+func loggedNumber(
+  _ server: GuardedProcess, logPath: String, prefix: String = "PORT ",
+  timeout: Duration = .seconds(120)
+) async throws -> Int {
+  @Sendable func find() -> Int? {
+    guard let data = FileManager.default.contents(atPath: logPath) else { return nil }
+    return String(decoding: data, as: UTF8.self).split(separator: "\n")
+      .first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
+  }
+  try await waitUntilReady(server, timeout: timeout) { find() != nil }
+  guard let number = find() else {
+    throw TestSupportError.serverDidNotStart(server.name, log: server.logTail())
+  }
+  return number
+}
+
 /// The port a server wrote to `path` once it was bound, if it has.
 func portWritten(to path: String) -> UInt16? {
   guard let data = FileManager.default.contents(atPath: path) else { return nil }

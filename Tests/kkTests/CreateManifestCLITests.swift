@@ -19,18 +19,12 @@ struct CreateManifestCLITests {
         TestPaths.python, TestPaths.fixture("kube-apiserver.py"), scratch.path + "/pki",
         TestPaths.testdata + "/kube/\(nodes).json",
       ], logPath: log)
-    var port: Int?
-    for _ in 0..<400 where port == nil {
-      let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-      if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("PORT ") }) {
-        port = Int(line.dropFirst(5))
-      } else {
-        try await Task.sleep(for: .milliseconds(50))
-      }
-    }
-    guard let port else {
+    let port: Int
+    do {
+      port = try await loggedNumber(process, logPath: log)
+    } catch {
       await process.stop()
-      throw TestSupportError.badOutput("kube-apiserver did not start: \(process.logTail())")
+      throw error
     }
     let kubeconfig = scratch.path + "/config"
     try """
