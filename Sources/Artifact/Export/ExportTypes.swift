@@ -45,8 +45,6 @@ public enum ExportPhase: String, Sendable, Codable {
   case files
   /// Writing the archive; verification runs inside it.
   case pack
-  /// Kept for API stability: no export emits it since verification moved into `pack`.
-  case verify
 }
 
 /// What the exporter reports while it runs. The command renders these as a TTY progress line
