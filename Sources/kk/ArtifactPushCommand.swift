@@ -307,18 +307,8 @@ struct RegistryTargetOptions: ParsableArguments {
           plainHTTP: auth.plainHTTP, certsPath: auth.certsPath),
         source: config.map { "\($0) (spec.registry.auths)" })
     }
-    if let destCreds {
-      guard let credentials = RegistryCredentials(parsing: destCreds) else {
-        throw ValidationError("--dest-creds takes USER:PASSWORD")
-      }
-      options.credentials = credentials
-      options.credentialsSource = "--dest-creds"
-    }
-    if !destTLSVerify {
-      options.tls.verify = false
-      if options.scheme == .https { options.scheme = .httpsThenHTTP }
-    }
-    if let destCertDir { try options.loadCertificates(from: destCertDir) }
+    try RegistryAccessFlags(creds: destCreds, tlsVerify: destTLSVerify, certDir: destCertDir)
+      .apply(to: &options, side: "dest")
     try options.resolveCredentials(for: host)
     return options
   }

@@ -21,18 +21,24 @@ struct RegistryAccessFlags {
   /// `--*-tls-verify=false` means no certificate check and plain HTTP allowed (skopeo's rule).
   func options(side: String) throws -> RegistryOptions {
     var options = RegistryOptions()
+    try apply(to: &options, side: side)
+    return options
+  }
+
+  /// Lays the flags over `options` (which may come from a config's auth entry): the flags win.
+  func apply(to options: inout RegistryOptions, side: String) throws {
     if let creds {
       guard let parsed = RegistryCredentials(parsing: creds) else {
         throw ValidationError("--\(side)-creds takes USER:PASSWORD")
       }
       options.credentials = parsed
+      options.credentialsSource = "--\(side)-creds"
     }
     if !tlsVerify {
       options.tls.verify = false
-      options.scheme = .httpsThenHTTP
+      if options.scheme == .https { options.scheme = .httpsThenHTTP }
     }
     if let certDir { try options.loadCertificates(from: certDir) }
-    return options
   }
 }
 
