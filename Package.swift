@@ -29,6 +29,12 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        // Whole-buffer deflate and crc32, 2-3x zlib's speed at the same ratio: on 2 cores zlib
+        // cannot deflate the binaries of an export within issue 5's time (bench/RESULTS.md).
+        // zlib stays for streaming (the serial gzip members, inflate).
+        .systemLibrary(
+            name: "CLibdeflate", pkgConfig: "libdeflate",
+            providers: [.apt(["libdeflate-dev"])]),
         // Header-only shims for file I/O calls Glibc's Swift module hides (sync_file_range).
         .systemLibrary(name: "CFileIO"),
 
@@ -45,7 +51,7 @@ let package = Package(
         .target(
             name: "Artifact",
             dependencies: [
-                "OCI", "Blobstore", "CArchive", "CZlib",
+                "OCI", "Blobstore", "CArchive", "CZlib", "CLibdeflate",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -4,7 +4,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(
   # build: system libraries reached through pkg-config
-  pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev zlib1g-dev
+  pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev zlib1g-dev libdeflate-dev
   # test fixtures and demo: registry, image tools, containerd, htpasswd (bcrypt), TLS/JWT keys
   docker-registry skopeo containerd apache2-utils curl openssl python3 python3-cryptography
   # compressors the artifact tests and benchmarks compare against

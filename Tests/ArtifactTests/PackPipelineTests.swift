@@ -45,7 +45,7 @@ import Testing
     #expect(FileManager.default.fileExists(atPath: output + ".partial"))
     #expect(!FileManager.default.fileExists(atPath: output))
     try fixture.store.ingest(bytes: Array(bytes))
-    board.arrived(late.digest)
+    board.arrived(late.digest, fetched: true)
     let packed = try await packing.value.get()
     #expect(packed.verified)
     #expect(try ArtifactVerifier.verifyBlocking(path: output).isValid)

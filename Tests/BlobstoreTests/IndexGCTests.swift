@@ -39,6 +39,33 @@ struct IndexGCTests {
     #expect(report.errors.isEmpty)
   }
 
+  /// Many images in one write: the same result as one `putImage` each, in order.
+  @Test func putImagesRecordsManyInOneWrite() throws {
+    let fixture = try LayoutFixture()
+    defer { fixture.dir.remove() }
+    let store = fixture.store
+    let multi = Descriptor(
+      mediaType: MediaType.ociIndex, digest: fixture.multiArchIndex.digest,
+      size: Int64(fixture.multiArchIndex.size))
+    let single = Descriptor(
+      mediaType: MediaType.ociManifest, digest: fixture.singleManifest.digest,
+      size: Int64(fixture.singleManifest.size))
+    try store.writeIndex(ImageIndex(manifests: []))
+    try store.putImage(multi, reference: "docker.io/library/a:1")
+    try store.putImages([
+      (single, "docker.io/library/b:1"), (single, "docker.io/library/a:1"),
+      (multi, "docker.io/library/c:1"),
+    ])
+    let images = try store.images()
+    #expect(
+      images.map(\.reference) == [
+        "docker.io/library/a:1", "docker.io/library/b:1", "docker.io/library/c:1",
+      ])
+    #expect(images.map(\.descriptor.digest) == [single.digest, single.digest, multi.digest])
+    #expect(
+      images[2].descriptor.annotation(AnnotationKey.containerdImageName) == "docker.io/library/c:1")
+  }
+
   @Test func fileEntriesAreReplacedByPath() throws {
     let dir = try TempDir()
     defer { dir.remove() }

@@ -21,7 +21,8 @@ public enum ArchiveCompression: String, Sendable, CaseIterable {
 /// data that is already compressed (container layers, tarballs) and store it instead.
 public enum EntryCompressibility: Sendable, Equatable {
   /// Decide from the entry's first bytes (gzip, zstd, xz, bzip2, zip magic → store); other
-  /// entries of 1 MiB or more (binaries) are deflated at level 4, smaller ones at 6.
+  /// entries of 1 MiB or more (binaries) are deflated in chunks (`ChunkedDeflater`), smaller
+  /// ones at level 6.
   case auto
   /// Already compressed: stored blocks, near memcpy speed, no size gain to chase.
   case compressed

@@ -10,6 +10,8 @@ final class ArchiveSink {
     case serial
     /// An entry's data, deflated in chunks; each member also goes to `capture`.
     case chunked(capture: ((UnsafeRawBufferPointer) throws(ArchiveError) -> Void)?)
+    /// An already-compressed entry's data, as a member of stored blocks.
+    case stored(StoredMember)
     /// An entry whose gzip members were written already: its data bytes (zeros fed to
     /// libarchive so that it writes the tar padding) are counted and dropped.
     case skipping(remaining: Int64)
@@ -47,6 +49,27 @@ final class ArchiveSink {
     }
   }
 
+  /// Ends the serial member and writes the entry's `size` data bytes, which follow, as one
+  /// member of stored blocks (`StoredMember`).
+  func beginStored(size: Int64) throws(ArchiveError) {
+    guard let gzip else { throw .misuse("\(file.finalPath): stored members in a non-gzip") }
+    try StoredMember.header.withUnsafeBytes { bytes in
+      Result { () throws(ArchiveError) in try gzip.writeMembers(bytes) }
+    }.get()
+    mode = .stored(StoredMember(size: size))
+  }
+
+  /// Ends the stored member with its trailer; what follows (the tar padding) starts a serial
+  /// member.
+  func endStored() throws(ArchiveError) {
+    guard case .stored(let member) = mode, let gzip else { return }
+    mode = .serial
+    let trailer = try member.trailer(path: file.finalPath)
+    try trailer.withUnsafeBytes { bytes in
+      Result { () throws(ArchiveError) in try gzip.writeMembers(bytes) }
+    }.get()
+  }
+
   /// Ends the serial member, copies finished members in, and drops the next `size` bytes.
   func beginSkipping(size: Int64) throws(ArchiveError) {
     guard gzip != nil else { throw .misuse("\(file.finalPath): members copied into a non-gzip") }
@@ -81,6 +104,8 @@ final class ArchiveSink {
           try gzip.writeMembers(member)
           try capture?(member)
         }
+      case .stored(let member):
+        try member.write(bytes, to: file)
       case .skipping(let remaining):
         guard Int64(bytes.count) <= remaining else {
           throw .misuse("\(file.finalPath): libarchive wrote past a copied entry")

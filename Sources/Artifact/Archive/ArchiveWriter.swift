@@ -13,13 +13,14 @@ import OCI
 /// mtime 0, uid/gid 0, no user/group names and mode 0644, in pax-restricted format so that
 /// entries over 8 GiB still work. The same entries give byte-identical output.
 ///
-/// - gzip: libarchive writes a plain tar stream into our callback and we deflate it as a
-///   sequence of gzip members (one gzip stream to every reader): serial members at level 0
-///   (stored) for entries that are already compressed and level 6 for JSON and YAML (see
-///   `EntryCompressibility`); the data of a large entry without a media-type hint (binaries)
-///   is deflated by `ChunkedDeflater` on `workers` threads as members of its own, one per
-///   `chunking.chunkSize` bytes (`ChunkedDeflateParameters.binaries`: level 4, 1 MiB). The
-///   bytes depend on the entries and `chunking`, never on `workers`.
+/// - gzip: libarchive writes a plain tar stream into our callback and we gzip it as a
+///   sequence of members (one gzip stream to every reader): tar headers, JSON and YAML in
+///   serial members at level 6; the data of an entry that is already compressed (see
+///   `EntryCompressibility`) as one member of stored blocks (`StoredMember`); the data of a
+///   large entry without a media-type hint (binaries) deflated by `ChunkedDeflater` on
+///   `workers` threads, one member per `chunking.chunkSize` bytes
+///   (`ChunkedDeflateParameters.binaries`: libdeflate level 2, 1 MiB). The bytes depend on the
+///   entries and `chunking`, never on `workers` or on how a source splits its reads.
 /// - zstd: libarchive's zstd filter at `zstdLevel` (default 3, zstd's own default: ~ gzip -6
 ///   ratio at several times its speed; layers are already compressed so higher levels buy little).
 ///
@@ -37,7 +38,7 @@ public final class ArchiveWriter {
   /// Threads that deflate chunks of large raw entries: the cores, at most 4.
   public static var defaultWorkers: Int { ChunkedDeflater.defaultWorkers }
 
-  /// How large raw entries are chunked (nil: they go in the serial members at level 4).
+  /// How large raw entries are chunked (nil: they go in the serial members at zlib level 4).
   public let chunking: ChunkedDeflateParameters?
 
   let archive: OpaquePointer
@@ -232,15 +233,16 @@ public final class ArchiveWriter {
         let compressed =
           hint == .compressed || (hint == .auto && EntryCompressibility.looksCompressed(bytes))
         let binary = hint == .auto && size >= GzipMemberEncoder.binaryThreshold
-        if binary, !compressed, let chunking {
-          // Everything written so far (this entry's header) stays in the serial member.
+        // Everything written so far (this entry's header) stays in the serial member.
+        if compressed {
+          try sink.beginStored(size: size)
+          encoding = .stored
+        } else if binary, let chunking {
           try sink.beginChunked(capture: capture)
           encoding = .chunked(chunking)
         } else {
           try gzip.setLevel(
-            compressed
-              ? GzipMemberEncoder.compressedLevel
-              : binary ? GzipMemberEncoder.binaryLevel : GzipMemberEncoder.defaultLevel)
+            binary ? GzipMemberEncoder.binaryLevel : GzipMemberEncoder.defaultLevel)
         }
       }
       first = false
@@ -254,6 +256,7 @@ public final class ArchiveWriter {
     }
     // The last members go out before the tar padding, which starts the next serial member.
     try sink.endChunked()
+    try sink.endStored()
     try check(archive_write_finish_entry(archive))
     return encoding
   }
@@ -296,6 +299,8 @@ public final class ArchiveWriter {
 public enum EntryEncoding: Sendable, Hashable {
   /// In the serial members (or not gzip at all).
   case serial
+  /// Already compressed: one gzip member of stored blocks (`StoredMember`).
+  case stored
   /// As gzip members of its own, one per chunk (`ChunkedDeflater`).
   case chunked(ChunkedDeflateParameters)
 }

@@ -4,13 +4,12 @@ import CZlib
 /// tar entries, ended (`finishMember()`) where a chunked entry's members are spliced in.
 ///
 /// Letting libarchive gzip the whole stream would re-deflate container layers that are already
-/// gzip or zstd: hours of CPU for no size gain. Instead the tar stream is fed here and the
-/// writer switches to level 0 (stored blocks, ~memcpy) for compressed entries and level 6 for
-/// JSON. Large raw entries (binaries) are deflated by `ChunkedDeflater` as members of their
-/// own, between two members of this encoder. The header is zlib's default: no name, mtime 0,
+/// gzip or zstd: hours of CPU for no size gain. Instead the tar stream is fed here at level 6
+/// (tar headers, JSON); the data of compressed entries goes out as stored members
+/// (`StoredMember`) and that of large raw entries (binaries) as members deflated by
+/// `ChunkedDeflater`, both between two members of this encoder. The header is zlib's default: no name, mtime 0,
 /// so output is deterministic. Output goes straight into the `PartialFile` buffer.
 final class GzipMemberEncoder {
-  static let compressedLevel: Int32 = 0
   static let defaultLevel: Int32 = 6
   /// Large raw entries (binaries, ISOs): zlib's level 4 deflates ELF files 2-3x faster than
   /// level 6 for 3-7% more bytes (measured on clang, node, ctr, containerd-shim: 1.034-1.064x
@@ -30,10 +29,10 @@ final class GzipMemberEncoder {
   /// Whether any member was completed (`finish()` writes an empty member only if none was).
   private var wroteMember = false
   /// Set after members were copied in: the file's buffer is flushed before zlib writes again.
-  /// zlib's stored blocks (level 0) are cut to the output space it is given, so the serial
-  /// bytes must not depend on how the members before them filled the buffer (deflated now in
-  /// pieces of ~300 KB, or copied from the cache in 1 MiB reads): flushing makes that space
-  /// a function of the serial stream alone, and a warm artifact identical to a cold one.
+  /// zlib's stored blocks are cut to the output space it is given, so the serial bytes must
+  /// not depend on how the members before them filled the buffer (deflated now in pieces, or
+  /// copied from the cache in 1 MiB reads): flushing makes that space a function of the
+  /// serial stream alone, and a warm artifact identical to a cold one.
   private var realign = false
 
   init(output: PartialFile, level: Int32 = GzipMemberEncoder.defaultLevel) throws(ArchiveError) {

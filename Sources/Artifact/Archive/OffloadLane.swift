@@ -1,22 +1,26 @@
 import Dispatch
 
-/// Hands a byte stream to a second thread in fixed memory: bytes are copied into one of two
+/// Hands a byte stream to a second thread in fixed memory: bytes are copied into a ring of
 /// buffers, and a full (or flushed) buffer is given to `consume` on a serial queue while the
-/// other fills.
+/// next fills.
 ///
 /// Why: on the 2-core bench machine packing is CPU-bound once disk writes overlap, and
 /// sha256 is the largest single cost; running it beside the writer instead of inline is what
 /// `HashLane` (the artifact's digest) and `BlobFactsLane` (each blob's digest) share. Memory
-/// is 2 x `bufferSize` whatever the stream's length. `update`, `flush` and `enqueue` must be
+/// is `bufferCount` x `bufferSize` whatever the stream's length. `update`, `flush` and `enqueue` must be
 /// called from one thread at a time (the writer's); work runs in the order it was handed over.
 final class OffloadLane {
-  static let defaultBufferSize = 4 << 20
+  static let defaultBufferSize = 2 << 20
+  /// Buffers in the ring. Four half-size buffers rather than two large ones: pack runs three
+  /// busy threads on two cores, and a consumer descheduled for a time slice must not stall
+  /// the writer as soon as one buffer is full.
+  static let bufferCount = 4
 
   private let queue: DispatchQueue
   /// One permit per buffer free to fill; taken when filling starts, given back when `consume`
   /// is done with it. The queue is FIFO, so the first permit back is always that of the
   /// older buffer, the one filled next.
-  private let permits = DispatchSemaphore(value: 2)
+  private let permits = DispatchSemaphore(value: OffloadLane.bufferCount)
   private let buffers: [UnsafeMutableRawBufferPointer]
   private let consume: @Sendable (UnsafeRawBufferPointer) -> Void
   private var current = 0
@@ -30,7 +34,7 @@ final class OffloadLane {
   ) {
     queue = DispatchQueue(label: label)
     self.consume = consume
-    buffers = (0..<2).map { _ in .allocate(byteCount: bufferSize, alignment: 64) }
+    buffers = (0..<Self.bufferCount).map { _ in .allocate(byteCount: bufferSize, alignment: 64) }
   }
 
   deinit {
@@ -63,7 +67,7 @@ final class OffloadLane {
       consume: consume, bytes: UnsafeRawBufferPointer(rebasing: buffers[current][..<used]),
       permits: permits)
     queue.async { job.run() }
-    current ^= 1
+    current = (current + 1) % buffers.count
     used = 0
   }
 

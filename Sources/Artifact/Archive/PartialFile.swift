@@ -67,6 +67,45 @@ final class PartialFile {
     used += bytes.count
   }
 
+  /// Writes `pieces` in order with `writev`, without copying them into the buffer (the data of
+  /// stored members: large pieces between 5-byte block headers).
+  func write(gathering pieces: [UnsafeRawBufferPointer]) throws(ArchiveError) {
+    try flush()
+    guard fd >= 0 else { throw .misuse("\(finalPath) written after it was finished or discarded") }
+    var vectors = pieces.filter { $0.count > 0 }.map {
+      iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
+    }
+    var first = 0
+    var total = 0
+    while first < vectors.count {
+      let batch = min(vectors.count - first, 1024)  // IOV_MAX
+      let n = vectors[first...].withUnsafeBufferPointer { writev(fd, $0.baseAddress, Int32(batch)) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw .io(path: partialPath, operation: "write", errno: errno)
+      }
+      guard n > 0 else { throw .io(path: partialPath, operation: "write", errno: ENOSPC) }
+      total += n
+      // Hash what was written, in order; a short write resumes inside a piece.
+      var left = n
+      while left > 0, first < vectors.count {
+        let vector = vectors[first]
+        let count = min(left, vector.iov_len)
+        if let start = vector.iov_base {
+          hasher.update(UnsafeRawBufferPointer(start: start, count: count))
+        }
+        left -= count
+        if count == vector.iov_len {
+          first += 1
+        } else {
+          vectors[first] = iovec(iov_base: vector.iov_base.map { $0 + count }, iov_len: vector.iov_len - count)
+        }
+      }
+    }
+    bytesWritten += Int64(total)
+    startWriteback()
+  }
+
   /// Space the caller may fill directly (zlib writes into it), then `didFill(_:)`.
   func spare(minimum: Int) throws(ArchiveError) -> UnsafeMutableRawBufferPointer {
     if buffer.count - used < minimum { try flush() }

@@ -144,7 +144,7 @@ final class TemporaryFileSink: ResumableSink, @unchecked Sendable {
   /// Closes the file; it stays on disk until ``cancel()``.
   func close() {
     lock.withLock {
-      if fd >= 0 { systemClose(fd) }
+      if fd >= 0 { _ = systemClose(fd) }
       fd = -1
     }
   }

@@ -168,9 +168,7 @@ public struct ArtifactExporter: Sendable {
     let fetched = configs + layers
     do {
       try batch.syncDirectories()
-      for image in images {
-        try store.putImage(image.entry, reference: image.reference.description)
-      }
+      try store.putImages(images.map { ($0.entry, $0.reference.description) })
     } catch {
       throw .store("cannot record the images in \(store.root)/index.json: \(error)")
     }

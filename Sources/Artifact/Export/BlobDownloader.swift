@@ -68,10 +68,11 @@ struct BlobDownloader: Sendable {
   /// of blobs fetched.
   ///
   /// - Parameter onStored: called (from the collecting task) as each blob is in the store,
-  ///   so a packer waiting for it can go on.
+  ///   so a packer waiting for it can go on; `fetched` says whether this call downloaded it
+  ///   (its bytes were hashed against the digest as they were stored) or found it there.
   func download(
     _ blobs: [BlobSource], counter: ByteCounter,
-    onStored: (Digest) -> Void = { _ in },
+    onStored: (_ digest: Digest, _ fetched: Bool) -> Void = { _, _ in },
     onProgress: @escaping @Sendable (Int64) -> Void
   ) async throws(ExportError) -> Int {
     var fetched = 0
@@ -90,7 +91,7 @@ struct BlobDownloader: Sendable {
         for _ in 0..<parallel { addNext() }
         while let (digest, didFetch) = try await group.next() {
           if didFetch { fetched += 1 }
-          onStored(digest)
+          onStored(digest, didFetch)
           addNext()
         }
       }

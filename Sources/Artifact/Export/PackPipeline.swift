@@ -47,7 +47,7 @@ struct PackPipeline {
     let fetched: Int
     do {
       fetched = try await downloader.download(
-        ordered, counter: counter, onStored: { board.arrived($0) },
+        ordered, counter: counter, onStored: { board.arrived($0, fetched: $1) },
         onProgress: { done in events(.progress(.download, done: done)) })
     } catch {
       board.fail(error)
@@ -74,15 +74,18 @@ struct PackPipeline {
 final class ArrivalBoard: @unchecked Sendable {
   private let condition = NSCondition()
   private var pending: Set<Digest>
+  /// Landed blobs this run downloaded: hashed against their digest as they were stored.
+  private var fetched: Set<Digest> = []
   private var failure: ExportError?
 
   init(pending: Set<Digest>) {
     self.pending = pending
   }
 
-  func arrived(_ digest: Digest) {
+  func arrived(_ digest: Digest, fetched wasFetched: Bool) {
     condition.lock()
     pending.remove(digest)
+    if wasFetched { fetched.insert(digest) }
     condition.broadcast()
     condition.unlock()
   }
@@ -95,13 +98,15 @@ final class ArrivalBoard: @unchecked Sendable {
     condition.unlock()
   }
 
-  /// Returns once `digest` is not pending (a blob nobody downloads returns at once).
-  func wait(for digest: Digest) throws(ExportError) {
+  /// Returns once `digest` is not pending (a blob nobody downloads returns at once): true
+  /// when this run downloaded it, so its digest was checked moments ago.
+  func wait(for digest: Digest) throws(ExportError) -> Bool {
     condition.lock()
     defer { condition.unlock() }
     while pending.contains(digest) {
       if let failure { throw failure }
       condition.wait()
     }
+    return fetched.contains(digest)
   }
 }

@@ -27,14 +27,16 @@ public struct PackResult: Sendable, Hashable {
 /// Writes an artifact from a content store with `ArchiveWriter`, in `PackPlan` order.
 ///
 /// Layers are stored (they are already compressed; deflating them again costs minutes and
-/// saves nothing), JSON is deflated at level 6, raw binaries in 1 MiB gzip members at level 4
-/// on several threads (`ChunkedDeflater`); in a cache, those members are kept
+/// saves nothing: `StoredMember`), JSON is deflated at level 6, raw binaries in 1 MiB gzip
+/// members by libdeflate on several threads (`ChunkedDeflater`); in a cache, those members are kept
 /// (`CompressedForms`) and a later pack copies them instead of deflating again. The archive is written to
 /// `NAME.partial` and renamed only when complete, so a crash never leaves a file under the
 /// final name.
 ///
 /// With `verify` (the default) every blob is observed as it is copied in (size, sha256, the
-/// bytes of manifests and configs; `BlobFactsLane`) and, before the rename, `LayoutVerifier`
+/// bytes of manifests and configs; `BlobFactsLane`), except a layer the export downloaded in
+/// this same run (hashed against its digest as it was stored, see `waitFor`), and, before
+/// the rename, `LayoutVerifier`
 /// checks those facts with `oci-layout` and `index.json` exactly as written: the checks of
 /// `kk artifact verify`, on the bytes that went into the archive, without reading it back.
 /// A binary copied from its cached members is not read: its facts are what was established
@@ -52,7 +54,9 @@ public enum ArtifactPacker {
   ///   - verify: check every blob against its digest and the layout's graph before the
   ///     rename; on a problem nothing is left under `output` and the error lists the blobs.
   ///   - waitFor: called before each blob is read; blocks until the blob is in `store`
-  ///     (the export packs blobs as their downloads land) or throws to stop the pack.
+  ///     (the export packs blobs as their downloads land) or throws to stop the pack. Returns
+  ///     true when the blob was downloaded by this export and hashed against its digest as it
+  ///     was stored: `verify` then takes that check instead of hashing it a second time.
   ///   - progress: called after each blob with the bytes written so far.
   ///   - reuseCompressed: in a `.tar.gz`, copy the cached gzip members of raw blobs from
   ///     `store` (`CompressedForms`) instead of deflating them, and keep the members of those
@@ -62,7 +66,7 @@ public enum ArtifactPacker {
   ///   - onChunkDeflated: called for every chunk deflated (tests count them).
   public static func pack(
     plan: PackPlan, from store: BlobStore, to output: String, force: Bool = false,
-    verify: Bool = true, waitFor: ((Descriptor) throws(ExportError) -> Void)? = nil,
+    verify: Bool = true, waitFor: ((Descriptor) throws(ExportError) -> Bool)? = nil,
     progress: (@Sendable (Int64) -> Void)? = nil, reuseCompressed: Bool = true,
     onChunkDeflated: (() -> Void)? = nil
   ) throws(ExportError) -> PackResult {
@@ -90,7 +94,7 @@ public enum ArtifactPacker {
       for blob in plan.blobs {
         let name = "blobs/\(blob.digest.algorithm.rawValue)/\(blob.digest.encoded)"
         let path = store.path(for: blob.digest)
-        try waitFor?(blob)
+        let checkedOnArrival = try waitFor?(blob) ?? false
         guard store.size(of: blob.digest) == blob.size else {
           writer.abandon()
           throw ExportError.store(
@@ -108,11 +112,20 @@ public enum ArtifactPacker {
           try writer.addGzipMembers(name: name, size: blob.size, members: form.path)
         } else {
           let capture = cacheable && verify ? forms?.capture(blob) : nil
-          lane?.begin(blob.digest)
+          // A layer this export just downloaded was hashed as it was stored; hashing it again
+          // here would only re-check the page cache (a blob from an earlier run is hashed:
+          // a cache on disk can rot, be torn by a power cut or edited).
+          let observed = checkedOnArrival ? nil : lane
+          observed?.begin(blob.digest)
           let encoding = try writer.addFile(
-            name: name, path: path, hint: hint, observe: observe,
+            name: name, path: path, hint: hint, observe: observed == nil ? nil : observe,
             capture: capture.map { capture in { capture.write($0) } })
-          lane?.end()
+          observed?.end()
+          if checkedOnArrival {
+            lane?.record(
+              blob.digest,
+              facts: BlobFacts(size: blob.size, actualDigest: blob.digest, content: nil))
+          }
           if let capture {
             if case .chunked = encoding { captures.append(capture) } else { capture.discard() }
           }
