@@ -1,7 +1,7 @@
 import Foundation
 import OCI
-import Testing
 import TestSupport
+import Testing
 
 @testable import Artifact
 
@@ -35,7 +35,10 @@ import TestSupport
       state ^= state << 17
       out[i] = UInt8(truncatingIfNeeded: state)
     }
-    if size >= 2 { out[0] = 0x1f; out[1] = 0x8b }
+    if size >= 2 {
+      out[0] = 0x1f
+      out[1] = 0x8b
+    }
     return out
   }
 

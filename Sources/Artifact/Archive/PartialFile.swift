@@ -98,7 +98,8 @@ final class PartialFile {
         if count == vector.iov_len {
           first += 1
         } else {
-          vectors[first] = iovec(iov_base: vector.iov_base.map { $0 + count }, iov_len: vector.iov_len - count)
+          vectors[first] = iovec(
+            iov_base: vector.iov_base.map { $0 + count }, iov_len: vector.iov_len - count)
         }
       }
     }

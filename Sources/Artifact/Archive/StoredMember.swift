@@ -52,7 +52,9 @@ final class StoredMember {
         header = headers.count
         let final: UInt8 = at + Int64(length) == size ? 1 : 0
         let len = UInt16(length)
-        headers += [final, UInt8(len & 0xff), UInt8(len >> 8), UInt8(~len & 0xff), UInt8(~len >> 8)]
+        headers += [
+          final, UInt8(len & 0xff), UInt8(len >> 8), UInt8(~len & 0xff), UInt8(~len >> 8),
+        ]
       }
       let count = min(Self.blockSize - intoBlock, bytes.count - position)
       layout.append((header, position, count))
