@@ -16,6 +16,8 @@ public final class ImagePusher: Sendable {
   let uses: [Digest: (blob: Descriptor, repositories: [String])]
   /// What the registry already has, when ``learnPresence()`` asked.
   let presence = BlobPresence()
+  /// Images whose tags already name their root digest (``learnCompleteImages()``).
+  let complete = CompleteImages()
   /// Manifest PUTs shared by images of one repository.
   let manifestPuts = ManifestPutOnce()
   /// Repositories the registry refused to take blobs into.
@@ -173,21 +175,16 @@ public final class ImagePusher: Sendable {
   /// Pushes the manifests of every image whose blobs all arrived; the others are failed with
   /// the first blob's reason and none of their manifests is sent.
   func pushManifests(_ manifest: @escaping @Sendable (Digest) -> [UInt8]?) async {
-    await withTaskGroup(of: Void.self) { group in
-      var running = 0
-      for image in plan.images {
-        if running >= parallel {
-          await group.next()
-          running -= 1
-        }
-        running += 1
-        group.addTask { await self.pushManifests(of: image, manifest) }
-      }
+    await limited(Array(plan.images.indices)) { index in
+      await self.pushManifests(
+        of: self.plan.images[index], complete: self.complete.contains(index), manifest)
     }
   }
 
+  /// - Parameter complete: the image's tags already name its root digest: every manifest is
+  ///   there, none is asked about or sent.
   private func pushManifests(
-    of image: PlannedImage, _ manifest: @escaping @Sendable (Digest) -> [UInt8]?
+    of image: PlannedImage, complete: Bool, _ manifest: @escaping @Sendable (Digest) -> [UInt8]?
   ) async {
     let name = image.source.description
     if ledger.isStopped {
@@ -226,8 +223,12 @@ public final class ImagePusher: Sendable {
             // Already there with these very bytes (same digest): skip the PUT.
             // docker-registry writes and fsyncs several files per manifest PUT, which made
             // up most of a re-push.
+            if complete {
+              ledger.update { $0.manifestsPresent += 1 }
+              return false
+            }
             if let found = try? await client.manifestDescriptor(
-              repository: image.repository, reference: reference),
+              repository: image.repository, reference: reference, forPush: true),
               found.digest == descriptor.digest
             {
               ledger.update { $0.manifestsPresent += 1 }
@@ -243,7 +244,8 @@ public final class ImagePusher: Sendable {
       }
       let targets = image.tags.map { "\(image.target.registry)/\(image.repository):\($0)" }
       ledger.update { $0.pushed += targets }
-      log("pushed \(name) -> \(targets.joined(separator: ", ")) (\(image.root.digest))")
+      let already = complete ? ", already there" : ""
+      log("pushed \(name) -> \(targets.joined(separator: ", ")) (\(image.root.digest)\(already))")
     } catch {
       fail(name, "\(error)")
     }

@@ -51,32 +51,79 @@ final class BackgroundWork: @unchecked Sendable {
   }
 }
 
+/// Images of a plan that the registry already holds whole, by index in `plan.images`.
+///
+/// Why: an image whose every tag already names the artifact's root digest is complete in
+/// its repository, because a registry only accepts a manifest (or index) once the blobs (or
+/// child manifests) it names are in that repository. One HEAD per tag then replaces a HEAD per
+/// blob and per manifest, and a re-push from an archive stops reading after the manifests.
+final class CompleteImages: @unchecked Sendable {
+  // @unchecked: `indices` is guarded by `lock`.
+  private let lock = NSLock()
+  private var indices: Set<Int> = []
+
+  func insert(_ index: Int) { _ = lock.withLock { indices.insert(index) } }
+  func contains(_ index: Int) -> Bool { lock.withLock { indices.contains(index) } }
+}
+
 extension ImagePusher {
-  /// HEADs every (blob, repository) pair of the plan, `parallel` at a time, and marks the
-  /// blobs every repository already has as done. A failed HEAD leaves the pair unknown: its
-  /// upload then asks again.
+  /// Learns what the registry has for the whole plan: first each image's tags (an image whose
+  /// tags all name its root digest is complete: its blobs count as present and none is
+  /// asked about), then a HEAD for every remaining (blob, repository) pair, `parallel` at a
+  /// time. Blobs every repository already has are marked done. A failed HEAD leaves the
+  /// image or pair unknown: the normal path then asks again.
   func learnPresence() async {
-    let pairs = plan.blobUses.flatMap { use in use.repositories.map { (use.blob.digest, $0) } }
-    await withTaskGroup(of: Void.self) { group in
-      var running = 0
-      for (digest, repository) in pairs {
-        if running >= parallel {
-          await group.next()
-          running -= 1
-        }
-        running += 1
-        group.addTask {
-          if let exists = try? await self.client.blobExists(repository: repository, digest: digest)
-          {
-            self.presence.set(digest, in: repository, exists)
-          }
-        }
+    await learnCompleteImages()
+    for (index, image) in plan.images.enumerated() where complete.contains(index) {
+      for blob in image.blobs { presence.set(blob.digest, in: image.repository, true) }
+    }
+    let pairs = plan.blobUses.flatMap { use in
+      use.repositories.map { (use.blob.digest, $0) }
+    }.filter { presence.present($0.0, in: $0.1) == nil }
+    await limited(pairs) { digest, repository in
+      if let exists = try? await self.client.blobExists(repository: repository, digest: digest) {
+        self.presence.set(digest, in: repository, exists)
       }
     }
     for use in plan.blobUses
     where use.repositories.allSatisfy({ presence.present(use.blob.digest, in: $0) == true }) {
       for _ in use.repositories { ledger.record(.existed, size: use.blob.size) }
       ledger.finished(use.blob.digest)
+    }
+  }
+
+  /// HEADs every tag of every image (`HEAD /v2/<repo>/manifests/<tag>`) and records the
+  /// images whose tags all answer with the artifact's root digest in `complete`. A digest-only
+  /// image is looked up by its `sha256-<hex>` tag alike.
+  func learnCompleteImages() async {
+    await limited(Array(plan.images.indices)) { index in
+      let image = self.plan.images[index]
+      guard !image.tags.isEmpty else { return }
+      for tag in image.tags {
+        guard
+          let found = try? await self.client.manifestDescriptor(
+            repository: image.repository, reference: tag, forPush: true),
+          found.digest == image.root.digest
+        else { return }
+      }
+      self.complete.insert(index)
+    }
+  }
+
+  /// Runs `work` for each item, at most `parallel` at once.
+  func limited<Item: Sendable>(
+    _ items: [Item], _ work: @escaping @Sendable (Item) async -> Void
+  ) async {
+    await withTaskGroup(of: Void.self) { group in
+      var running = 0
+      for item in items {
+        if running >= parallel {
+          await group.next()
+          running -= 1
+        }
+        running += 1
+        group.addTask { await work(item) }
+      }
     }
   }
 }

@@ -49,16 +49,20 @@ extension RegistryClient {
   }
 
   /// The descriptor of a manifest without its body (HEAD), or nil when it does not exist.
-  public func manifestDescriptor(repository: String, reference: String) async throws(RegistryError)
-    -> Descriptor?
-  {
+  ///
+  /// - Parameter forPush: ask under push scope. A pusher checks what the registry has with
+  ///   the token its uploads use anyway: on a token registry that saves one token request per
+  ///   repository (tokens are cached per scope set).
+  public func manifestDescriptor(
+    repository: String, reference: String, forPush: Bool = false
+  ) async throws(RegistryError) -> Descriptor? {
     let path = Self.manifestPath(repository, reference)
     var headers = HTTPHeaders()
     headers.add("Accept", MediaType.manifestAccept.joined(separator: ", "))
+    let scope = forPush ? Self.pushScope(repository) : Self.pullScope(repository)
     let response = try await perform(
       Call(
-        method: "HEAD", target: path, headers: headers, scopes: [Self.pullScope(repository)],
-        repository: repository))
+        method: "HEAD", target: path, headers: headers, scopes: [scope], repository: repository))
     if response.status == 404 { return nil }
     guard response.status == 200 else {
       throw failure(

@@ -1,0 +1,149 @@
+import Blobstore
+import Foundation
+import OCI
+import TestSupport
+import Testing
+
+@testable import Artifact
+
+/// The re-push fast path: an image whose tag already names the artifact's root digest is
+/// complete in the registry, so the pusher asks nothing about its blobs or manifests. The
+/// requests are counted from docker-registry's own access log.
+@Suite("Push: re-push fast path", .serialized)
+struct PushRepushFastPathTests {
+  /// One request as docker-registry logged it ("response completed").
+  struct Request: Equatable {
+    var method: String
+    var uri: String
+  }
+
+  /// The requests the registry logged after the first `skipping` bytes of its log.
+  static func requests(_ registry: TestRegistry, after skipping: Int) throws -> [Request] {
+    let log = try Data(contentsOf: URL(fileURLWithPath: registry.logPath))
+    let text = String(decoding: log.dropFirst(skipping), as: UTF8.self)
+    return text.split(separator: "\n").compactMap { line in
+      guard line.contains("msg=\"response completed\""),
+        let method = field(line, "http.request.method="),
+        let uri = field(line, "http.request.uri=")
+      else { return nil }
+      return Request(method: method, uri: uri)
+    }
+  }
+
+  private static func field(_ line: Substring, _ key: String) -> String? {
+    guard let start = line.range(of: key)?.upperBound else { return nil }
+    let rest = line[start...]
+    if rest.first == "\"" {
+      let body = rest.dropFirst()
+      return body.firstIndex(of: "\"").map { String(body[..<$0]) }
+    }
+    return String(rest.prefix { $0 != " " })
+  }
+
+  static func logSize(_ registry: TestRegistry) throws -> Int {
+    try Data(contentsOf: URL(fileURLWithPath: registry.logPath)).count
+  }
+
+  static func blobHEADs(_ requests: [Request]) -> [Request] {
+    requests.filter { $0.method == "HEAD" && $0.uri.contains("/blobs/") }
+  }
+
+  /// docker-registry writes its access log line after the response: wait until the log has
+  /// stopped growing before counting.
+  static func settledLog(_ registry: TestRegistry) async throws {
+    var last = -1
+    while true {
+      let size = try logSize(registry)
+      if size == last { return }
+      last = size
+      try await Task.sleep(nanoseconds: 150_000_000)
+    }
+  }
+
+  @Test("a re-push (directory and archive) sends no blob HEAD and no manifest PUT")
+  func completeImagesAskOnlyForTheirTags() async throws {
+    let fixture = try await ImportFixture(filePaths: [])
+    let archive = try fixture.pack("a.tar.gz")
+    try await withTestRegistry(.plain) { registry in
+      let plan = try PushTests.plan(fixture.store, target: PushTests.target(registry))
+      let first = await ImagePusher(client: PushTests.client(for: registry), plan: plan).push(
+        from: fixture.store)
+      #expect(first.failed.isEmpty, "\(first.failed)")
+      #expect(first.blobsUploaded > 0)
+
+      for source in ["directory", "archive"] {
+        try await Self.settledLog(registry)
+        let mark = try Self.logSize(registry)
+        let again: PushReport
+        if source == "directory" {
+          again = await ImagePusher(client: PushTests.client(for: registry), plan: plan).push(
+            from: fixture.store)
+        } else {
+          again = try await PushTests.pushArchive(archive, to: registry)
+        }
+        try await Self.settledLog(registry)
+        let requests = try Self.requests(registry, after: mark)
+        #expect(again.failed.isEmpty, "\(source): \(again.failed)")
+        #expect(again.pushed.count == fixture.images.images.count, "\(source)")
+        #expect(again.bytesSent == 0 && again.blobsUploaded == 0 && again.manifestsPushed == 0)
+        // Counted as before: one per (blob, repository) pair, one per manifest reference.
+        #expect(again.blobsPresent == plan.blobUses.reduce(0) { $0 + $1.repositories.count })
+        #expect(again.manifestsPresent == first.manifestsPushed, "\(source)")
+        #expect(Self.blobHEADs(requests).isEmpty, "\(source): \(Self.blobHEADs(requests))")
+        // One HEAD per image tag, and nothing else about manifests or blobs.
+        let tags = Set(
+          plan.images.flatMap { image in
+            image.tags.map { "/v2/\(image.repository)/manifests/\($0)" }
+          })
+        let asked = requests.filter { $0.uri.hasPrefix("/v2/") && $0.uri != "/v2/" }
+        #expect(asked.allSatisfy { $0.method == "HEAD" && tags.contains($0.uri) }, "\(asked)")
+        #expect(Set(asked.map(\.uri)) == tags, "\(source)")
+      }
+    }
+  }
+
+  @Test("a tag pointing at another digest is pushed the normal way and set back")
+  func movedTagIsPushedNormally() async throws {
+    let fixture = try await ImportFixture(filePaths: [])
+    try await withTestRegistry(.plain) { registry in
+      let plan = try PushTests.plan(fixture.store, target: PushTests.target(registry))
+      let client = PushTests.client(for: registry)
+      let first = await ImagePusher(client: client, plan: plan).push(from: fixture.store)
+      #expect(first.failed.isEmpty, "\(first.failed)")
+
+      // Point one image's tag at one of its platform manifests (already in the repository,
+      // so the registry takes it): the tag now names a different digest.
+      let moved = try #require(plan.images.first { $0.manifests.count > 1 })
+      let tag = try #require(moved.tags.first)
+      let child = try #require(moved.manifests.first { $0.digest != moved.root.digest })
+      let childBytes = try fixture.store.readJSON(child.digest)
+      try await client.pushManifest(
+        repository: moved.repository, reference: tag, bytes: childBytes,
+        mediaType: child.mediaType)
+      #expect(
+        try await client.manifestDescriptor(repository: moved.repository, reference: tag)?.digest
+          == child.digest)
+
+      try await Self.settledLog(registry)
+      let mark = try Self.logSize(registry)
+      let again = await ImagePusher(client: client, plan: plan).push(from: fixture.store)
+      try await Self.settledLog(registry)
+      let requests = try Self.requests(registry, after: mark)
+      #expect(again.failed.isEmpty, "\(again.failed)")
+      #expect(again.bytesSent == 0)
+      // Only the moved tag is sent again; its children are found by their own HEADs.
+      #expect(again.manifestsPushed == 1)
+      let heads = Self.blobHEADs(requests)
+      #expect(!heads.isEmpty, "the moved image's blobs must be asked about")
+      #expect(
+        heads.allSatisfy { $0.uri.hasPrefix("/v2/\(moved.repository)/blobs/") }, "\(heads)")
+      #expect(
+        requests.contains {
+          $0.method == "PUT" && $0.uri == "/v2/\(moved.repository)/manifests/\(tag)"
+        })
+      #expect(
+        try await client.manifestDescriptor(repository: moved.repository, reference: tag)?.digest
+          == moved.root.digest)
+    }
+  }
+}
