@@ -28,13 +28,6 @@ final class GzipMemberEncoder {
   private var pending = false
   /// Whether any member was completed (`finish()` writes an empty member only if none was).
   private var wroteMember = false
-  /// Set after members were copied in: the file's buffer is flushed before zlib writes again.
-  /// zlib's stored blocks are cut to the output space it is given, so the serial bytes must
-  /// not depend on how the members before them filled the buffer (deflated now in pieces, or
-  /// copied from the cache in 1 MiB reads): flushing makes that space a function of the
-  /// serial stream alone, and a warm artifact identical to a cold one.
-  private var realign = false
-
   init(output: PartialFile, level: Int32 = GzipMemberEncoder.defaultLevel) throws(ArchiveError) {
     self.output = output
     self.level = level
@@ -116,10 +109,7 @@ final class GzipMemberEncoder {
     }
     try finishMember()
     try output.write(bytes)
-    if bytes.count > 0 {
-      wroteMember = true
-      realign = true
-    }
+    if bytes.count > 0 { wroteMember = true }
   }
 
   /// Writes the final block and the crc32/isize trailer of the last member (an empty member
@@ -148,12 +138,12 @@ final class GzipMemberEncoder {
     return status
   }
 
+  /// Gives zlib the rest of the file's buffer, however small: at levels 1-9 zlib's output
+  /// does not depend on the output space it is given (only level 0, which the writer no longer
+  /// uses, cuts its stored blocks to it), so members copied in before cannot change the
+  /// serial bytes, and a warm artifact is identical to a cold one.
   private func provideOutput() throws(ArchiveError) {
-    if realign {
-      try output.flush()
-      realign = false
-    }
-    let spare = try output.spare(minimum: 64 << 10)
+    let spare = try output.spare()
     stream.pointee.next_out = spare.baseAddress?.assumingMemoryBound(to: Bytef.self)
     stream.pointee.avail_out = uInt(spare.count)
   }

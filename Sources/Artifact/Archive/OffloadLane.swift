@@ -6,7 +6,7 @@ import Dispatch
 ///
 /// Why: on the 2-core bench machine packing is CPU-bound once disk writes overlap, and
 /// sha256 is the largest single cost; running it beside the writer instead of inline is what
-/// `HashLane` (the artifact's digest) and `BlobFactsLane` (each blob's digest) share. Memory
+/// `BlobFactsLane` (each blob's digest) uses. Memory
 /// is `bufferCount` x `bufferSize` whatever the stream's length. `update`, `flush` and `enqueue` must be
 /// called from one thread at a time (the writer's); work runs in the order it was handed over.
 final class OffloadLane {

@@ -1,4 +1,6 @@
 import CArchive
+import Dispatch
+import Foundation
 import OCI
 
 #if canImport(Glibc)
@@ -9,141 +11,172 @@ import OCI
 
 /// An output file that only appears under its final name once it is complete.
 ///
-/// Bytes go to `NAME.partial`; `commit()` flushes, fsyncs and renames it to `NAME`, and
-/// `discard()` (or dropping an uncommitted file) deletes it. An interrupted export therefore
-/// never leaves something that looks like a finished artifact. Writes are buffered in 1 MiB
-/// so that many small tar headers cost one syscall.
+/// Bytes go to `NAME.partial`; `commit()` writes the rest, fsyncs and renames it to `NAME`,
+/// and `discard()` (or dropping an uncommitted file) deletes it. An interrupted export
+/// therefore never leaves something that looks like a finished artifact.
 ///
-/// Every byte that reaches the file also goes through a SHA-256 hasher (on its own thread,
-/// see `HashLane`), so the digest of the finished file is known without reading it back (a
-/// re-read of a 20 GB bundle is minutes).
-/// On Linux each completed `writebackWindow` is handed to the kernel for writeback with
-/// `sync_file_range`, and the window two back is waited on: the disk writes while we compress,
-/// dirty pages stay bounded, and the final `fsync` only has the last windows left to flush.
+/// Bytes are gathered in a ring of aligned buffers; each full buffer is hashed (SHA-256, so
+/// the digest of the finished file is known without reading a 20 GB bundle back) and written
+/// by a thread of its own while the next one fills. On Linux the file is opened with
+/// `O_DIRECT`: an artifact is written once and not read back by this process, so the page
+/// cache only costs here: a kernel copy of every byte, fresh page-cache pages (measured on
+/// this VM: 760 MiB through the page cache took 0.4-2.4 s and up to 1.9 s of system time,
+/// with `O_DIRECT` 0.40-0.45 s and 0.05 s), then writeback. Where `O_DIRECT` is refused
+/// (tmpfs, some network file systems) the buffered path starts writeback of every completed
+/// `writebackWindow` with `sync_file_range`, so the final fsync has little left.
 final class PartialFile {
-  /// Bytes per writeback window: large enough for sequential I/O, small enough that the
-  /// final fsync has little left.
+  /// Bytes per writeback window of the buffered path.
   static let defaultWritebackWindow: Int64 = 64 << 20
+  static let defaultBufferSize = 4 << 20
+  /// Buffers in the ring: one filling, the others queued for or being written.
+  static let bufferCount = 4
+  /// `O_DIRECT` wants buffer addresses, lengths and offsets aligned to the device's logical
+  /// block; 4096 covers every device in use.
+  static let alignment = 4096
 
   let finalPath: String
   let partialPath: String
-  private var fd: Int32
-  private var buffer: UnsafeMutableRawBufferPointer
+  private let ring: [UnsafeMutableRawBufferPointer]
+  /// One permit per buffer free to fill; the writer gives it back when the buffer is on disk.
+  /// The queue is FIFO, so the first permit back is always the oldest buffer's: the next one.
+  private let permits = DispatchSemaphore(value: PartialFile.bufferCount)
+  private let queue = DispatchQueue(label: "kk.archive.write")
+  private let state: WriterState
+  private var current = 0
   private var used = 0
-  private(set) var bytesWritten: Int64 = 0
+  /// Whether the buffer being filled holds a permit.
+  private var holding = false
+  /// Bytes handed to the file so far, including the buffer being filled.
+  var bytesWritten: Int64 { handedOver + Int64(used) }
+  private var handedOver: Int64 = 0
   private var committed = false
-  private let hasher = HashLane()
-  private let writebackWindow: Int64
-  /// End of the last window handed to the kernel for writeback.
-  private var writebackStarted: Int64 = 0
+  private var closed = false
 
+  /// - Parameter bypassCache: try `O_DIRECT` first (false: the buffered path; tests run both).
   init(
-    finalPath: String, bufferSize: Int = 1 << 20,
-    writebackWindow: Int64 = PartialFile.defaultWritebackWindow
+    finalPath: String, bufferSize: Int = PartialFile.defaultBufferSize,
+    writebackWindow: Int64 = PartialFile.defaultWritebackWindow, bypassCache: Bool = true
   ) throws(ArchiveError) {
     self.finalPath = finalPath
     self.partialPath = finalPath + ".partial"
-    self.writebackWindow = max(writebackWindow, 1 << 20)
-    let fd = open(partialPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    let flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+    var fd: Int32 = -1
+    var direct = false
+    #if os(Linux)
+      if bypassCache {
+        fd = open(partialPath, flags | kk_o_direct(), 0o644)
+        direct = fd >= 0
+      }
+    #endif
+    if fd < 0 { fd = open(partialPath, flags, 0o644) }
     guard fd >= 0 else { throw .io(path: partialPath, operation: "create", errno: errno) }
-    self.fd = fd
-    buffer = .allocate(byteCount: bufferSize, alignment: 4096)
+    let size = max(Self.alignment, bufferSize / Self.alignment * Self.alignment)
+    ring = (0..<Self.bufferCount).map { _ in
+      .allocate(byteCount: size, alignment: Self.alignment)
+    }
+    state = WriterState(
+      fd: fd, direct: direct, path: partialPath, writebackWindow: max(writebackWindow, 1 << 20))
   }
 
   deinit {
     if !committed { discard() }
-    buffer.deallocate()
+    queue.sync {}
+    // A partly filled buffer still holds its permit; libdispatch traps when a semaphore is
+    // freed below its initial value.
+    if holding { permits.signal() }
+    for buffer in ring { buffer.deallocate() }
   }
 
   func write(_ bytes: UnsafeRawBufferPointer) throws(ArchiveError) {
     guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-    if bytes.count >= buffer.count {
-      try flush()
-      try writeAll(base, bytes.count)
-      return
+    var offset = 0
+    while offset < bytes.count {
+      let space = try spare()
+      let count = min(space.count, bytes.count - offset)
+      space.baseAddress!.copyMemory(from: base + offset, byteCount: count)
+      didFill(count)
+      offset += count
     }
-    if used + bytes.count > buffer.count { try flush() }
-    (buffer.baseAddress! + used).copyMemory(from: base, byteCount: bytes.count)
-    used += bytes.count
   }
 
-  /// Writes `pieces` in order with `writev`, without copying them into the buffer (the data of
-  /// stored members: large pieces between 5-byte block headers).
+  /// Writes `pieces` in order (the data of stored members: large pieces between 5-byte
+  /// block headers).
   func write(gathering pieces: [UnsafeRawBufferPointer]) throws(ArchiveError) {
-    try flush()
-    guard fd >= 0 else { throw .misuse("\(finalPath) written after it was finished or discarded") }
-    var vectors = pieces.filter { $0.count > 0 }.map {
-      iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
-    }
-    var first = 0
-    var total = 0
-    while first < vectors.count {
-      let batch = min(vectors.count - first, 1024)  // IOV_MAX
-      let n = vectors[first...].withUnsafeBufferPointer { writev(fd, $0.baseAddress, Int32(batch)) }
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw .io(path: partialPath, operation: "write", errno: errno)
-      }
-      guard n > 0 else { throw .io(path: partialPath, operation: "write", errno: ENOSPC) }
-      total += n
-      // Hash what was written, in order; a short write resumes inside a piece.
-      var left = n
-      while left > 0, first < vectors.count {
-        let vector = vectors[first]
-        let count = min(left, vector.iov_len)
-        if let start = vector.iov_base {
-          hasher.update(UnsafeRawBufferPointer(start: start, count: count))
-        }
-        left -= count
-        if count == vector.iov_len {
-          first += 1
-        } else {
-          vectors[first] = iovec(
-            iov_base: vector.iov_base.map { $0 + count }, iov_len: vector.iov_len - count)
-        }
-      }
-    }
-    bytesWritten += Int64(total)
-    startWriteback()
+    for piece in pieces { try write(piece) }
   }
 
-  /// Space the caller may fill directly (zlib writes into it), then `didFill(_:)`.
-  func spare(minimum: Int) throws(ArchiveError) -> UnsafeMutableRawBufferPointer {
-    if buffer.count - used < minimum { try flush() }
-    return UnsafeMutableRawBufferPointer(rebasing: buffer[used...])
+  /// Space the caller may fill directly (zlib writes into it), then `didFill(_:)`: the rest
+  /// of the buffer being filled, never empty. Only full buffers are handed to the writer, so
+  /// the space may be small; zlib takes any.
+  func spare() throws(ArchiveError) -> UnsafeMutableRawBufferPointer {
+    guard !closed else { throw .misuse("\(finalPath) written after it was finished or discarded") }
+    if !holding {
+      permits.wait()
+      holding = true
+      if let failure = state.failure { throw failure }
+    }
+    return UnsafeMutableRawBufferPointer(rebasing: ring[current][used...])
   }
 
   func didFill(_ count: Int) {
-    precondition(used + count <= buffer.count)
+    precondition(holding && used + count <= ring[current].count)
     used += count
+    if used == ring[current].count { try? handOver() }
   }
 
-  func flush() throws(ArchiveError) {
-    guard used > 0, let base = buffer.baseAddress else { return }
-    try writeAll(base, used)
+  /// Hands the buffer being filled to the writer (all of it: only the last write of the file
+  /// may have an unaligned length).
+  private func handOver() throws(ArchiveError) {
+    guard used > 0 else { return }
+    let bytes = UnsafeRawBufferPointer(rebasing: ring[current][..<used])
+    let state = state
+    let permits = permits
+    let job = WriteJob(bytes: bytes)
+    queue.async {
+      state.write(job.bytes)
+      permits.signal()
+    }
+    handedOver += Int64(used)
     used = 0
+    holding = false
+    current = (current + 1) % ring.count
+    if let failure = state.failure { throw failure }
   }
 
-  /// Makes the file durable under its final name: fsync the file, rename it, fsync the
-  /// directory (without that a power loss can forget the rename). Returns the sha256 and size
-  /// of exactly the bytes written.
+  /// Makes the file durable under its final name: write the rest, fsync the file, rename it,
+  /// fsync the directory (without that a power loss can forget the rename). Returns the
+  /// sha256 and size of exactly the bytes written.
   func commit() throws(ArchiveError) -> (sha256: Digest, size: Int64) {
-    guard !committed, fd >= 0 else {
+    guard !committed, !closed else {
       throw .misuse("\(finalPath) was already finished or discarded")
     }
-    try flush()
-    guard fsync(fd) == 0 else { throw .io(path: partialPath, operation: "fsync", errno: errno) }
-    guard close(fd) == 0 else {
-      fd = -1
-      throw .io(path: partialPath, operation: "close", errno: errno)
+    try handOver()
+    queue.sync {}
+    closed = true
+    let fd = state.fd
+    if let failure = state.failure {
+      discard()
+      throw failure
     }
-    fd = -1
+    guard fsync(fd) == 0 else {
+      let error = errno
+      discard()
+      throw .io(path: partialPath, operation: "fsync", errno: error)
+    }
+    state.fd = -1
+    guard close(fd) == 0 else {
+      let error = errno
+      unlink(partialPath)
+      throw .io(path: partialPath, operation: "close", errno: error)
+    }
     guard rename(partialPath, finalPath) == 0 else {
-      throw .io(path: finalPath, operation: "rename \(partialPath) to", errno: errno)
+      let error = errno
+      unlink(partialPath)
+      throw .io(path: finalPath, operation: "rename \(partialPath) to", errno: error)
     }
     committed = true
     try syncDirectory()
-    return (hasher.finalize(), bytesWritten)
+    return (state.sha256.finalize(), handedOver)
   }
 
   /// fsyncs the directory holding `finalPath` so the rename itself is durable.
@@ -160,50 +193,119 @@ final class PartialFile {
     }
   }
 
-  /// Starts writeback of each completed window and waits for the one two windows back, so
-  /// writing to disk overlaps producing the bytes. Advisory: errors surface at `fsync`.
-  private func startWriteback() {
-    #if os(Linux)
-      while bytesWritten - writebackStarted >= writebackWindow {
-        _ = kk_sync_file_range(fd, writebackStarted, writebackWindow, KK_SYNC_FILE_RANGE_WRITE)
-        let older = writebackStarted - 2 * writebackWindow
-        if older >= 0 {
-          _ = kk_sync_file_range(
-            fd, older, writebackWindow,
-            KK_SYNC_FILE_RANGE_WAIT_BEFORE | KK_SYNC_FILE_RANGE_WRITE
-              | KK_SYNC_FILE_RANGE_WAIT_AFTER)
-        }
-        writebackStarted += writebackWindow
-      }
-    #endif
-  }
-
   /// Deletes the partial file; safe to call more than once.
   func discard() {
-    if fd >= 0 {
-      close(fd)
-      fd = -1
+    closed = true
+    queue.sync {}
+    if state.fd >= 0 {
+      close(state.fd)
+      state.fd = -1
     }
     if !committed { unlink(partialPath) }
   }
 
-  private func writeAll(_ base: UnsafeRawPointer, _ count: Int) throws(ArchiveError) {
-    guard fd >= 0 else { throw .misuse("\(finalPath) written after it was finished or discarded") }
-    var offset = 0
-    while offset < count {
-      #if canImport(Glibc)
-        let n = Glibc.write(fd, base + offset, count - offset)
-      #else
-        let n = Darwin.write(fd, base + offset, count - offset)
-      #endif
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw .io(path: partialPath, operation: "write", errno: errno)
-      }
-      hasher.update(UnsafeRawBufferPointer(start: base + offset, count: n))
-      offset += n
+  /// A buffer's bytes, handed to the writer's queue; untouched by the filler until its permit
+  /// comes back.
+  private struct WriteJob: @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
+  }
+
+  /// The writing side: hashes and writes each buffer on the serial queue. `failure` is read by
+  /// the filler, hence the lock.
+  private final class WriterState: @unchecked Sendable {
+    var fd: Int32
+    private var direct: Bool
+    let path: String
+    let sha256 = SHA256Hasher()
+    private let writebackWindow: Int64
+    private var written: Int64 = 0
+    /// End of the last window handed to the kernel for writeback (buffered path).
+    private var writebackStarted: Int64 = 0
+    private let lock = NSLock()
+    private var firstFailure: ArchiveError?
+
+    init(fd: Int32, direct: Bool, path: String, writebackWindow: Int64) {
+      self.fd = fd
+      self.direct = direct
+      self.path = path
+      self.writebackWindow = writebackWindow
     }
-    bytesWritten += Int64(count)
-    startWriteback()
+
+    var failure: ArchiveError? { lock.withLock { firstFailure } }
+
+    func write(_ bytes: UnsafeRawBufferPointer) {
+      guard failure == nil, let base = bytes.baseAddress else { return }
+      sha256.update(bytes)
+      var offset = 0
+      while offset < bytes.count {
+        var count = bytes.count - offset
+        if direct, count % PartialFile.alignment != 0 {
+          // O_DIRECT takes whole blocks: the blocks first, then the file's unaligned tail
+          // (only the last buffer has one) through the page cache.
+          if count >= PartialFile.alignment {
+            count -= count % PartialFile.alignment
+          } else {
+            useBufferedIO()
+          }
+        }
+        let n = systemWrite(fd, base + offset, count)
+        if n < 0 {
+          if errno == EINTR { continue }
+          if errno == EINVAL, direct {
+            // The file system takes O_DIRECT at open but not these writes: go buffered.
+            useBufferedIO()
+            continue
+          }
+          fail(.io(path: path, operation: "write", errno: errno))
+          return
+        }
+        guard n > 0 else {
+          fail(.io(path: path, operation: "write", errno: ENOSPC))
+          return
+        }
+        offset += n
+      }
+      written += Int64(bytes.count)
+      if !direct { startWriteback() }
+    }
+
+    private func useBufferedIO() {
+      #if os(Linux)
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~kk_o_direct()) }
+      #endif
+      direct = false
+      writebackStarted = written / writebackWindow * writebackWindow
+    }
+
+    private func fail(_ error: ArchiveError) {
+      lock.withLock { if firstFailure == nil { firstFailure = error } }
+    }
+
+    /// Starts writeback of each completed window and waits for the one two windows back, so
+    /// writing to disk overlaps producing the bytes. Advisory: errors surface at `fsync`.
+    private func startWriteback() {
+      #if os(Linux)
+        while written - writebackStarted >= writebackWindow {
+          _ = kk_sync_file_range(fd, writebackStarted, writebackWindow, KK_SYNC_FILE_RANGE_WRITE)
+          let older = writebackStarted - 2 * writebackWindow
+          if older >= 0 {
+            _ = kk_sync_file_range(
+              fd, older, writebackWindow,
+              KK_SYNC_FILE_RANGE_WAIT_BEFORE | KK_SYNC_FILE_RANGE_WRITE
+                | KK_SYNC_FILE_RANGE_WAIT_AFTER)
+          }
+          writebackStarted += writebackWindow
+        }
+      #endif
+    }
+
+    private func systemWrite(_ fd: Int32, _ base: UnsafeRawPointer, _ count: Int) -> Int {
+      #if canImport(Glibc)
+        Glibc.write(fd, base, count)
+      #else
+        Darwin.write(fd, base, count)
+      #endif
+    }
   }
 }
