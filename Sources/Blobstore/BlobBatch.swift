@@ -81,8 +81,10 @@ public final class BlobBatch: @unchecked Sendable {
 
 extension BlobStore {
   /// A batch for commits into this store (see ``BlobBatch``): its first `syncDirectories()`
-  /// fsyncs `blobs/sha256`.
+  /// fsyncs `blobs/sha256` (nothing for a `.rebuildable` store).
   public func makeBatch() -> BlobBatch {
-    BlobBatch(directories: ["\(root)/blobs/sha256"])
+    durability == .synced
+      ? BlobBatch(directories: ["\(root)/blobs/sha256"])
+      : BlobBatch(directories: [], syncDirectory: { (_: String) throws(BlobstoreError) in })
   }
 }

@@ -36,6 +36,9 @@ public struct BlobStore: Sendable {
   /// for bulk copies that will not read them again soon). Affects speed and memory only.
   public var pageCache: PageCachePolicy = .keep
 
+  /// Whether commits through this value are forced to disk (see ``BlobDurability``).
+  public var durability: BlobDurability = .synced
+
   /// The largest blob `readJSON(_:)` reads into memory; registries cap manifests at 4 MiB.
   public static let jsonLimit: Int64 = 16 << 20
 
@@ -118,6 +121,13 @@ public struct BlobStore: Sendable {
     return try FileIO.readFile(path(for: digest), limit: Self.jsonLimit)
   }
 
+  /// Deletes a blob (one found corrupt, so that it is fetched again); returns whether it was
+  /// there. Nothing else is touched: an index entry naming it stays (and verify reports it).
+  @discardableResult
+  public func remove(_ digest: Digest) -> Bool {
+    unlink(path(for: digest)) == 0
+  }
+
   /// Starts an ingest of bytes that must hash to `digest` and be `size` bytes long.
   /// Write the bytes, then `commit()` (or `cancel()`).
   public func writer(expecting digest: Digest, size: Int64) throws(BlobstoreError) -> BlobWriter {
@@ -128,7 +138,8 @@ public struct BlobStore: Sendable {
       "\(digest.encoded).\(getpid()).\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
     return try BlobWriter(
       expected: digest, size: size, destination: path(for: digest),
-      tempPath: "\(ingestDirectory)/\(unique).partial", pageCache: pageCache)
+      tempPath: "\(ingestDirectory)/\(unique).partial", pageCache: pageCache,
+      durability: durability)
   }
 
   /// Starts or resumes the ingest of a large download: its temp file has a fixed name
@@ -144,7 +155,7 @@ public struct BlobStore: Sendable {
     try FileIO.makeDirectory("\(root)/blobs/\(digest.algorithm.rawValue)")
     if let writer = try BlobWriter(
       resuming: "\(ingestDirectory)/\(digest.encoded).resume", expected: digest, size: size,
-      destination: path(for: digest), pageCache: pageCache)
+      destination: path(for: digest), pageCache: pageCache, durability: durability)
     {
       return writer
     }
@@ -261,13 +272,15 @@ public struct BlobStore: Sendable {
     }
     // The linked inode is the blob: its bytes must be durable before a name in blobs/
     // points at it, as for a written blob (we did not write them, so nobody synced them).
-    do throws(BlobstoreError) {
-      let fd = try FileIO.openRead(temp)
-      defer { Glibc.close(fd) }
-      try FileIO.fdatasync(fd, path: temp)
-    } catch {
-      FileIO.unlinkIfPresent(temp)
-      throw error
+    if durability == .synced {
+      do throws(BlobstoreError) {
+        let fd = try FileIO.openRead(temp)
+        defer { Glibc.close(fd) }
+        try FileIO.fdatasync(fd, path: temp)
+      } catch {
+        FileIO.unlinkIfPresent(temp)
+        throw error
+      }
     }
     do throws(BlobstoreError) {
       try FileIO.rename(temp, to: path(for: digest))

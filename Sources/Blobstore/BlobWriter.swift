@@ -47,6 +47,7 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
   /// Bytes in the temp file (`total` minus what is still buffered).
   private var fileEnd: Int64 = 0
   private var writeback: Writeback
+  private let durability: BlobDurability
   private var closed = false
   /// A resumable ingest keeps its temp file when suspended or dropped, for the next run.
   private let keepsPartial: Bool
@@ -55,8 +56,9 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
 
   init(
     expected: Digest, size: Int64, destination: String, tempPath: String,
-    pageCache: PageCachePolicy = .keep
+    pageCache: PageCachePolicy = .keep, durability: BlobDurability = .synced
   ) throws(BlobstoreError) {
+    self.durability = durability
     self.expected = expected
     self.expectedSize = size
     self.destination = destination
@@ -75,8 +77,9 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
   /// final check still covers every byte; a file longer than the blob starts over.
   init?(
     resuming tempPath: String, expected: Digest, size: Int64, destination: String,
-    pageCache: PageCachePolicy = .keep
+    pageCache: PageCachePolicy = .keep, durability: BlobDurability = .synced
   ) throws(BlobstoreError) {
+    self.durability = durability
     self.expected = expected
     self.expectedSize = size
     self.destination = destination
@@ -207,7 +210,8 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
     }
   }
 
-  /// Checks size and digest, makes the bytes durable (fdatasync) and renames them into
+  /// Checks size and digest, makes the bytes durable (fdatasync; `.synced` stores only, see
+  /// ``BlobDurability``) and renames them into
   /// `blobs/`. On a mismatch the temp file is removed and the error names expected and
   /// actual digests and sizes. Committing content that is already present is harmless.
   ///
@@ -225,8 +229,10 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
           throw BlobstoreError.digestMismatch(
             expected: expected, actual: actual, expectedSize: expectedSize, actualSize: total)
         }
-        try FileIO.fdatasync(fd, path: tempPath)
-        writeback.finished(fd)
+        if durability == .synced {
+          try FileIO.fdatasync(fd, path: tempPath)
+          writeback.finished(fd)
+        }
       } catch {
         abandonLocked()
         throw error
@@ -268,7 +274,7 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
     try FileIO.writeAll(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<buffered]), path: tempPath)
     fileEnd += Int64(buffered)
     buffered = 0
-    writeback.advance(fd, writtenTo: fileEnd)
+    if durability == .synced { writeback.advance(fd, writtenTo: fileEnd) }
   }
 
   private func abandonLocked() {

@@ -82,7 +82,7 @@ import Testing
   }
 
   static func verificationErrors(_ error: any Error) -> [String] {
-    guard let export = error as? ExportError, case .verification(_, let errors, _) = export else {
+    guard let export = error as? ExportError, case .verification(_, let errors, _, _) = export else {
       return []
     }
     return errors

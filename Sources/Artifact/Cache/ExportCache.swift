@@ -16,8 +16,16 @@ import OCI
 /// `index.json` records the last resolved top descriptor of each image reference (written
 /// under the store's flock), which is what lets an export skip blobs it already has.
 public struct ExportCache: Sendable {
-  /// The store.
+  /// The store, `.rebuildable`: commits are not forced to disk (see ``BlobDurability``). A
+  /// power cut may tear a blob committed just before it; every export hashes the cached blobs
+  /// it packs, and removes and fetches again any that do not match (`ArtifactExporter`).
   public let store: BlobStore
+
+  public init(store: BlobStore) {
+    var store = store
+    store.durability = .rebuildable
+    self.store = store
+  }
 
   /// The cache directory: `$XDG_CACHE_HOME/kk`, else `~/.cache/kk`.
   public static func defaultDirectory(

@@ -40,8 +40,33 @@ public struct ArtifactExporter: Sendable {
   public static let manifestPath = "manifest.yaml"
 
   /// Runs the export into `output`; `events` receives progress (called from any thread).
+  ///
+  /// A cached blob whose bytes no longer hash to its digest (a disk fault, or a power cut
+  /// tearing a blob of the `.rebuildable` cache) is found while packing, before anything is
+  /// written under `output`: it is removed from the cache, a warning names it, and the export
+  /// runs once more, fetching it again.
   public func export(
     to output: String, events: @escaping @Sendable (ExportEvent) -> Void = { _ in }
+  ) async throws(ExportError) -> ExportSummary {
+    do {
+      return try await exportOnce(to: output, events: events)
+    } catch {
+      guard case .verification(_, _, _, let corrupt) = error, !corrupt.isEmpty else {
+        throw error
+      }
+      for digest in corrupt {
+        cache.store.remove(digest)
+        events(
+          .warning(
+            "cached blob \(digest) did not match its digest; removed it from \(cache.store.root) "
+              + "and fetching it again"))
+      }
+      return try await exportOnce(to: output, events: events)
+    }
+  }
+
+  private func exportOnce(
+    to output: String, events: @escaping @Sendable (ExportEvent) -> Void
   ) async throws(ExportError) -> ExportSummary {
     var seconds: [String: Double] = [:]
     try ArtifactPacker.checkOutput(output, force: options.force)

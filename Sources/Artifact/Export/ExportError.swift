@@ -20,8 +20,9 @@ public enum ExportError: Error, Sendable, CustomStringConvertible {
   /// A manifest or index in the store could not be read while planning the archive.
   case badContent(digest: Digest, detail: String)
   /// The artifact's content did not verify while it was packed (nothing was left under
-  /// `path`); `cache` is the store the bad blobs came from.
-  case verification(path: String, errors: [String], cache: String)
+  /// `path`); `cache` is the store the bad blobs came from, `corrupt` the blobs whose bytes
+  /// did not hash to their digest (the export removes them and fetches them again once).
+  case verification(path: String, errors: [String], cache: String, corrupt: [Digest])
   /// The export was given something it cannot use.
   case invalidInput(String)
 
@@ -45,7 +46,7 @@ public enum ExportError: Error, Sendable, CustomStringConvertible {
     case .badContent(let digest, let detail):
       return "blob \(digest) in the cache cannot be read as a manifest (\(detail)); run "
         + "`kk cache prune` and export again"
-    case .verification(let path, let errors, let cache):
+    case .verification(let path, let errors, let cache, _):
       let more = errors.count > 5 ? "; and \(errors.count - 5) more" : ""
       return "the artifact \(path) was not written: its content did not verify: "
         + errors.prefix(5).joined(separator: "; ") + more

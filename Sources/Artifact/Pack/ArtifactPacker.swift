@@ -134,13 +134,18 @@ public enum ArtifactPacker {
         progress?(written)
       }
       if let lane {
+        let facts = lane.facts()
         let snapshot = LayoutSnapshot(
-          source: output, ociLayout: ociLayout, indexJSON: plan.indexJSON, blobs: lane.facts())
+          source: output, ociLayout: ociLayout, indexJSON: plan.indexJSON, blobs: facts)
         let report = LayoutVerifier.verify(snapshot)
         guard report.isValid else {
           writer.abandon()
+          let corrupt = plan.blobs.map(\.digest).filter { digest in
+            facts[digest].map { $0.actualDigest.map { $0 != digest } ?? false } ?? false
+          }
           throw ExportError.verification(
-            path: output, errors: report.errors.map(\.description), cache: store.root)
+            path: output, errors: report.errors.map(\.description), cache: store.root,
+            corrupt: corrupt)
         }
       }
       file = try writer.finish()
