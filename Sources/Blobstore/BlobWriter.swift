@@ -93,6 +93,18 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
       close(fd)
       return nil
     }
+    // The lock must be on the file that still has the temp name: a process that opened the
+    // name just before another one committed (renamed it into blobs/) gets the lock once that
+    // one closes, on an inode now named blobs/<hex>. Resuming it would append to a committed
+    // blob and fail the rename; a private writer is the safe way on.
+    var opened = stat()
+    var named = stat()
+    guard fstat(fd, &opened) == 0, stat(tempPath, &named) == 0, opened.st_ino == named.st_ino,
+      opened.st_dev == named.st_dev
+    else {
+      close(fd)
+      return nil
+    }
     self.fd = fd
     self.buffer = .allocate(byteCount: ioBufferSize, alignment: 16)
     var info = stat()
