@@ -82,9 +82,8 @@ import Testing
   }
 
   static func verificationErrors(_ error: any Error) -> [String] {
-    guard let export = error as? ExportError, case .verification(_, let errors, _, _) = export else {
-      return []
-    }
+    guard let export = error as? ExportError, case .verification(_, let errors, _, _) = export
+    else { return [] }
     return errors
   }
 }
