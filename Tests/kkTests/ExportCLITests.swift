@@ -262,6 +262,33 @@ import Testing
       #expect(nothing.stderr.contains("nothing to export"), "\(nothing.stderr)")
       #expect(nothing.stderr.contains("linux/s390x"), "\(nothing.stderr)")
       #expect(!FileManager.default.fileExists(atPath: empty))
+
+      // A registry serving other bytes for a layer (its storage edited on disk; docker-registry
+      // does not re-check): the export names the blob, keeps nothing of it, writes nothing.
+      let blobDir = setup.layouts[0] + "/blobs/sha256"
+      let layer = try #require(
+        try FileManager.default.contentsOfDirectory(atPath: blobDir).max { lhs, rhs in
+          let l = try? FileManager.default.attributesOfItem(atPath: blobDir + "/" + lhs)[.size]
+          let r = try? FileManager.default.attributesOfItem(atPath: blobDir + "/" + rhs)[.size]
+          return (l as? Int ?? 0) < (r as? Int ?? 0)
+        })
+      let stored =
+        first.registry.storagePath
+        + "/docker/registry/v2/blobs/sha256/\(layer.prefix(2))/\(layer)/data"
+      var bytes = try Data(contentsOf: URL(fileURLWithPath: stored))
+      bytes[bytes.count / 2] ^= 0xff
+      try bytes.write(to: URL(fileURLWithPath: stored))
+      let fresh = setup.dir.path + "/fresh-cache"
+      let refused = setup.dir.path + "/served.tar.gz"
+      let served = try await KKBinary.run([
+        "artifact", "export", "-m", try setup.manifest(), "-o", refused, "--cache-dir", fresh,
+      ])
+      #expect(served.exitCode == 1, "\(served)")
+      #expect(served.stderr.contains("digest mismatch for blob sha256:\(layer)"), "\(served)")
+      #expect(served.stderr.contains("served different bytes"), "\(served)")
+      #expect(!FileManager.default.fileExists(atPath: fresh + "/blobs/sha256/" + layer))
+      #expect(!FileManager.default.fileExists(atPath: refused))
+      #expect(!FileManager.default.fileExists(atPath: refused + ".partial"))
     }
   }
 

@@ -29,7 +29,10 @@ final class ByteCounter: @unchecked Sendable {
 }
 
 /// Feeds a `BlobWriter` from a registry download; a 200 answering a range request restarts it.
-final class CountingBlobSink: RestartableByteSink, @unchecked Sendable {
+/// A `DigestVerifyingSink`: the `BlobWriter` hashes every byte and commits only on a match,
+/// so the registry client does not hash the stream a second time (it was two sha256 passes
+/// per downloaded byte, the largest cost of a cold export).
+final class CountingBlobSink: DigestVerifyingSink, @unchecked Sendable {
   let writer: BlobWriter
   let counter: ByteCounter
   let onProgress: @Sendable (Int64) -> Void
@@ -135,10 +138,16 @@ struct BlobDownloader: Sendable {
         switch error {
         case let error as BlobstoreError:
           writer.cancel()
-          if case .digestMismatch = error, writer.resumedFrom > 0 {
-            // The kept prefix was bad (a torn write before a crash): start over, once.
-            resumeAllowed = false
-            continue
+          if case .digestMismatch(let expected, let actual, _, _) = error {
+            if writer.resumedFrom > 0 {
+              // The kept prefix may be bad (a torn write before a crash): start over, once.
+              resumeAllowed = false
+              continue
+            }
+            // The writer is the one checking the digest of what the registry sent.
+            let mismatch = RegistryError.digestMismatch(
+              what: "blob \(expected)", expected: expected, actual: actual)
+            throw .registry(image: source.image, detail: "\(mismatch)")
           }
           throw .store(
             "cannot store blob \(descriptor.digest) of \(source.image) in \(store.root): \(detail)")
