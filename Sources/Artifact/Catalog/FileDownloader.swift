@@ -23,6 +23,9 @@ public struct FileDownloader: Sendable {
   /// When set, commits leave the directory fsync to `batch.syncDirectories()`, which the
   /// caller runs before anything names the files (see `BlobBatch`).
   public var batch: BlobBatch?
+  /// Called with the digest of every file this downloader fetched and committed (hashed
+  /// against the checksum on the way in), not for files it found in the store.
+  public var onFetched: (@Sendable (Digest) -> Void)?
 
   public init(
     store: BlobStore, pool: TransferPool, retries: Int = 5, retryDelay: Duration = .seconds(1)
@@ -65,10 +68,14 @@ public struct FileDownloader: Sendable {
     var attempt = 1
     while true {
       do {
-        if let member = file.extract {
-          return try await fetchExtracting(member, from: url, expected: expected)
-        }
-        return try await fetchDirect(url, expected: expected)
+        let stored =
+          if let member = file.extract {
+            try await fetchExtracting(member, from: url, expected: expected)
+          } else {
+            try await fetchDirect(url, expected: expected)
+          }
+        onFetched?(stored.digest)
+        return stored
       } catch BlobstoreError.digestMismatch(let expected, let actual, let size, let got) {
         guard attempt < 2 else {
           throw DownloadError.checksumMismatch(

@@ -132,7 +132,7 @@ public struct ArtifactExporter: Sendable {
 
     // 2. The files (their artifact manifests go into index.json) and the manifest YAML.
     clock = Date()
-    let (fileEntries, fileBytes) = try await FileWorkItems(
+    let (fileEntries, fileBytes, fetchedFiles) = try await FileWorkItems(
       store: store, parallel: options.parallel, batch: batch
     ).fetch(files, pool: sessions.pool, events: events)
     if !files.isEmpty { seconds["files"] = Date().timeIntervalSince(clock) }
@@ -185,7 +185,8 @@ public struct ArtifactExporter: Sendable {
     let pipeline = PackPipeline(store: store, downloader: downloader)
     let (layers, downloaded, packed) = try await pipeline.run(
       plan: plan, missing: missing.filter { !metadata.contains($0.descriptor.digest) },
-      output: output, options: options, counter: counter, events: events)
+      output: output, checkedFiles: fetchedFiles, options: options, counter: counter,
+      events: events)
     events(.phaseFinished(.pack))
     // Download and pack overlap: both are counted from the start of the downloads.
     seconds["download"] = downloaded.timeIntervalSince(clock)

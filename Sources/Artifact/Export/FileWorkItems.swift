@@ -13,15 +13,19 @@ struct FileWorkItems: Sendable {
   var batch: BlobBatch?
 
   /// Fetches every planned file (already stored ones are not fetched again) and stores its
-  /// artifact manifest; returns the `index.json` entries in plan order and the files' bytes. Every file is tried;
-  /// the first failure in plan order is thrown, with the count of the others.
+  /// artifact manifest; returns the `index.json` entries in plan order, the files' bytes and
+  /// the files fetched now (their checksum was checked as they were stored, so the packer
+  /// need not hash them again). Every file is tried; the first failure in plan order is
+  /// thrown, with the count of the others.
   func fetch(
     _ files: [FilePlan], pool: TransferPool,
     events: @escaping @Sendable (ExportEvent) -> Void
-  ) async throws(ExportError) -> (entries: [Descriptor], bytes: Int64) {
-    guard !files.isEmpty else { return ([], 0) }
+  ) async throws(ExportError) -> (entries: [Descriptor], bytes: Int64, fetched: Set<Digest>) {
+    guard !files.isEmpty else { return ([], 0, []) }
     var downloader = FileDownloader(store: store, pool: pool)
     downloader.batch = batch
+    let fetched = FetchedDigests()
+    downloader.onFetched = { fetched.insert($0) }
     let done = ByteCounter()
     events(.phaseStarted(.files, total: Int64(files.count)))
     let results = await downloader.fetchAll(files, parallel: parallel) { _, _ in
@@ -47,6 +51,18 @@ struct FileWorkItems: Sendable {
       let more = failures.count > 1 ? " (and \(failures.count - 1) more file(s) failed)" : ""
       throw .invalidInput(first + more)
     }
-    return (entries, bytes)
+    return (entries, bytes, fetched.all)
   }
+}
+
+/// Digests collected from concurrent downloads.
+final class FetchedDigests: @unchecked Sendable {
+  private let lock = NSLock()
+  private var digests: Set<Digest> = []
+
+  func insert(_ digest: Digest) {
+    lock.withLock { _ = digests.insert(digest) }
+  }
+
+  var all: Set<Digest> { lock.withLock { digests } }
 }

@@ -19,8 +19,12 @@ struct PackPipeline {
   /// `plan` into `output` on a thread of its own. Returns the blobs fetched, when the last
   /// download ended, and what was packed. A download failure stops the pack (nothing is left under `output`) and is the
   /// error thrown; a pack failure is thrown once the downloads have ended.
+  ///
+  /// `checkedFiles` are blobs this export already stored and hashed (files fetched in the
+  /// files phase): like the layers downloaded here, the packer does not hash them again.
   func run(
-    plan: PackPlan, missing: [BlobSource], output: String, options: ExportOptions,
+    plan: PackPlan, missing: [BlobSource], output: String, checkedFiles: Set<Digest> = [],
+    options: ExportOptions,
     counter: ByteCounter, events: @escaping @Sendable (ExportEvent) -> Void
   ) async throws(ExportError) -> (fetched: Int, downloaded: Date, packed: PackResult) {
     let rank = Dictionary(
@@ -28,7 +32,8 @@ struct PackPipeline {
     let ordered = missing.sorted {
       (rank[$0.descriptor.digest] ?? .max) < (rank[$1.descriptor.digest] ?? .max)
     }
-    let board = ArrivalBoard(pending: Set(ordered.map(\.descriptor.digest)))
+    let board = ArrivalBoard(
+      pending: Set(ordered.map(\.descriptor.digest)), fetched: checkedFiles)
     let store = store
     let packing = Task.detached { () -> Result<PackResult, ExportError> in
       await Self.onThread {
@@ -75,11 +80,12 @@ final class ArrivalBoard: @unchecked Sendable {
   private let condition = NSCondition()
   private var pending: Set<Digest>
   /// Landed blobs this run downloaded: hashed against their digest as they were stored.
-  private var fetched: Set<Digest> = []
+  private var fetched: Set<Digest>
   private var failure: ExportError?
 
-  init(pending: Set<Digest>) {
+  init(pending: Set<Digest>, fetched: Set<Digest> = []) {
     self.pending = pending
+    self.fetched = fetched
   }
 
   func arrived(_ digest: Digest, fetched wasFetched: Bool) {
