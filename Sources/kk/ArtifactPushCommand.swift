@@ -68,7 +68,9 @@ struct ArtifactPushCommand: AsyncParsableCommand {
   func run() async throws {
     var failed = false
     try await reportingFailures {
-      let (config, client) = try target.client(threads: parallel)
+      // `parallel` blobs move at once; the extra threads carry the small requests (HEADs,
+      // upload sessions, manifest PUTs) that wait on the registry's fsyncs, not on CPU.
+      let (config, client) = try target.client(threads: parallel + 10)
       let log: @Sendable (String) -> Void = { print($0) }
       let mapping = target.mapping(config)
       let harbor = config.type == .harbor

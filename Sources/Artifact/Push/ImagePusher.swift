@@ -18,6 +18,8 @@ public final class ImagePusher: Sendable {
   let presence = BlobPresence()
   /// Images whose tags already name their root digest (``learnCompleteImages()``).
   let complete = CompleteImages()
+  /// Upload sessions opened ahead of their blobs.
+  let sessions: UploadSessions
   /// Manifest PUTs shared by images of one repository.
   let manifestPuts = ManifestPutOnce()
   /// Repositories the registry refused to take blobs into.
@@ -31,6 +33,7 @@ public final class ImagePusher: Sendable {
     self.plan = plan
     self.parallel = max(1, parallel)
     self.log = log
+    sessions = UploadSessions(client: client)
     ledger = PushLedger(stopOnFailure: !continueOnError)
     var uses: [Digest: (blob: Descriptor, repositories: [String])] = [:]
     for use in plan.blobUses { uses[use.blob.digest] = use }
@@ -44,6 +47,7 @@ public final class ImagePusher: Sendable {
     let uses = plan.blobUses
     // All HEADs first, in parallel: uploads then skip theirs (one round trip less each).
     await learnPresence()
+    expectUploads(upfront: false)
     await withTaskGroup(of: Void.self) { group in
       var running = 0
       for use in uses {
@@ -62,6 +66,7 @@ public final class ImagePusher: Sendable {
         }
       }
     }
+    await sessions.close()
     await pushManifests { digest in try? store.readJSON(digest) }
     return finish(started)
   }
@@ -143,10 +148,14 @@ public final class ImagePusher: Sendable {
     // upload is re-sent and a cut chunked upload resumes from the registry's Range.
     var reopen: (@Sendable () throws -> any ByteSource)?
     if factory.rereadable { reopen = { @Sendable in try factory.open() } }
+    // Known to be missing and nothing to mount from: take a session opened ahead.
+    let absent = presence.present(blob.digest, in: repository) == false
+    let session = from == nil && absent ? await sessions.take(repository) : nil
     do {
       let result = try await client.pushBlob(
         repository: repository, descriptor: blob, mountFrom: from, reopen: reopen,
-        checkExisting: presence.present(blob.digest, in: repository) == nil, open: factory.open)
+        checkExisting: presence.present(blob.digest, in: repository) == nil, session: session,
+        open: factory.open)
       ledger.record(result, size: blob.size)
       return .sent
     } catch {
@@ -175,7 +184,7 @@ public final class ImagePusher: Sendable {
   /// Pushes the manifests of every image whose blobs all arrived; the others are failed with
   /// the first blob's reason and none of their manifests is sent.
   func pushManifests(_ manifest: @escaping @Sendable (Digest) -> [UInt8]?) async {
-    await limited(Array(plan.images.indices)) { index in
+    await limited(Array(plan.images.indices), lanes: requestLanes) { index in
       await self.pushManifests(
         of: self.plan.images[index], complete: self.complete.contains(index), manifest)
     }
@@ -210,37 +219,22 @@ public final class ImagePusher: Sendable {
       return
     }
     do {
-      for descriptor in image.manifests {
-        guard let bytes = manifest(descriptor.digest) else {
-          throw PushError.missingManifest(descriptor.digest, image: name)
-        }
-        let isRoot = descriptor.digest == image.root.digest
-        let references = isRoot ? image.tags : [descriptor.digest.description]
-        for reference in references {
-          let client = client
-          let ledger = ledger
-          _ = try await manifestPuts.run(repository: image.repository, reference: reference) {
-            // Already there with these very bytes (same digest): skip the PUT.
-            // docker-registry writes and fsyncs several files per manifest PUT, which made
-            // up most of a re-push.
-            if complete {
-              ledger.update { $0.manifestsPresent += 1 }
-              return false
-            }
-            if let found = try? await client.manifestDescriptor(
-              repository: image.repository, reference: reference, forPush: true),
-              found.digest == descriptor.digest
-            {
-              ledger.update { $0.manifestsPresent += 1 }
-              return false
-            }
-            try await client.pushManifest(
-              repository: image.repository, reference: reference, bytes: bytes,
-              mediaType: descriptor.mediaType)
-            ledger.update { $0.manifestsPushed += 1 }
-            return true
+      // Platform manifests name no other manifest: they go at once; then the indexes,
+      // children first, the root last.
+      let leaves = image.manifests.filter {
+        !MediaType.isIndex($0.mediaType) && $0.digest != image.root.digest
+      }
+      let leafDigests = Set(leaves.map(\.digest))
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        for descriptor in leaves {
+          group.addTask {
+            try await self.putManifest(descriptor, of: image, complete: complete, manifest)
           }
         }
+        try await group.waitForAll()
+      }
+      for descriptor in image.manifests where !leafDigests.contains(descriptor.digest) {
+        try await putManifest(descriptor, of: image, complete: complete, manifest)
       }
       let targets = image.tags.map { "\(image.target.registry)/\(image.repository):\($0)" }
       ledger.update { $0.pushed += targets }
@@ -248,6 +242,50 @@ public final class ImagePusher: Sendable {
       log("pushed \(name) -> \(targets.joined(separator: ", ")) (\(image.root.digest)\(already))")
     } catch {
       fail(name, "\(error)")
+    }
+  }
+
+  /// PUTs one manifest of `image` under its references (the tags for the root, else its
+  /// digest), once per repository and reference, unless the registry has these very bytes
+  /// there: known from the image's tags (`complete`), or asked with a HEAD. The root's HEAD
+  /// is skipped when ``learnCompleteImages()`` already saw its tags missing or elsewhere.
+  private func putManifest(
+    _ descriptor: Descriptor, of image: PlannedImage, complete: Bool,
+    _ manifest: @escaping @Sendable (Digest) -> [UInt8]?
+  ) async throws {
+    guard let bytes = manifest(descriptor.digest) else {
+      throw PushError.missingManifest(descriptor.digest, image: image.source.description)
+    }
+    let isRoot = descriptor.digest == image.root.digest
+    let references = isRoot ? image.tags : [descriptor.digest.description]
+    for reference in references {
+      let askFirst =
+        !(isRoot
+        && self.complete.elsewhere(image.repository, reference, not: descriptor.digest))
+      let client = client
+      let ledger = ledger
+      _ = try await manifestPuts.run(repository: image.repository, reference: reference) {
+        // Already there with these very bytes (same digest): skip the PUT.
+        // docker-registry writes and fsyncs several files per manifest PUT, which made
+        // up most of a re-push.
+        if complete {
+          ledger.update { $0.manifestsPresent += 1 }
+          return false
+        }
+        if askFirst,
+          let found = try? await client.manifestDescriptor(
+            repository: image.repository, reference: reference, forPush: true),
+          found.digest == descriptor.digest
+        {
+          ledger.update { $0.manifestsPresent += 1 }
+          return false
+        }
+        try await client.pushManifest(
+          repository: image.repository, reference: reference, bytes: bytes,
+          mediaType: descriptor.mediaType)
+        ledger.update { $0.manifestsPushed += 1 }
+        return true
+      }
     }
   }
 

@@ -58,12 +58,27 @@ final class BackgroundWork: @unchecked Sendable {
 /// child manifests) it names are in that repository. One HEAD per tag then replaces a HEAD per
 /// blob and per manifest, and a re-push from an archive stops reading after the manifests.
 final class CompleteImages: @unchecked Sendable {
-  // @unchecked: `indices` is guarded by `lock`.
+  // @unchecked: the fields are guarded by `lock`.
   private let lock = NSLock()
   private var indices: Set<Int> = []
+  /// What each `repository:tag` HEAD answered: the digest found, or nil for a 404.
+  private var tags: [String: Digest?] = [:]
 
   func insert(_ index: Int) { _ = lock.withLock { indices.insert(index) } }
   func contains(_ index: Int) -> Bool { lock.withLock { indices.contains(index) } }
+
+  func answered(_ repository: String, _ tag: String, _ found: Digest?) {
+    lock.withLock { tags[repository + ":" + tag] = .some(found) }
+  }
+
+  /// True when the tag's HEAD answered and named something other than `digest` (or nothing):
+  /// the PUT of the root under it needs no HEAD of its own.
+  func elsewhere(_ repository: String, _ tag: String, not digest: Digest) -> Bool {
+    lock.withLock {
+      guard let answer = tags[repository + ":" + tag] else { return false }
+      return answer != digest
+    }
+  }
 }
 
 extension ImagePusher {
@@ -80,7 +95,7 @@ extension ImagePusher {
     let pairs = plan.blobUses.flatMap { use in
       use.repositories.map { (use.blob.digest, $0) }
     }.filter { presence.present($0.0, in: $0.1) == nil }
-    await limited(pairs) { digest, repository in
+    await limited(pairs, lanes: requestLanes) { digest, repository in
       if let exists = try? await self.client.blobExists(repository: repository, digest: digest) {
         self.presence.set(digest, in: repository, exists)
       }
@@ -96,28 +111,41 @@ extension ImagePusher {
   /// images whose tags all answer with the artifact's root digest in `complete`. A digest-only
   /// image is looked up by its `sha256-<hex>` tag alike.
   func learnCompleteImages() async {
-    await limited(Array(plan.images.indices)) { index in
+    await limited(Array(plan.images.indices), lanes: requestLanes) { index in
       let image = self.plan.images[index]
       guard !image.tags.isEmpty else { return }
+      var all = true
       for tag in image.tags {
-        guard
-          let found = try? await self.client.manifestDescriptor(
-            repository: image.repository, reference: tag, forPush: true),
-          found.digest == image.root.digest
-        else { return }
+        let found: Descriptor?
+        do {
+          found = try await self.client.manifestDescriptor(
+            repository: image.repository, reference: tag, forPush: true)
+        } catch {
+          // A failed HEAD leaves the tag unknown (and the image not complete).
+          all = false
+          continue
+        }
+        self.complete.answered(image.repository, tag, found?.digest)
+        if found?.digest != image.root.digest { all = false }
       }
-      self.complete.insert(index)
+      if all { self.complete.insert(index) }
     }
   }
 
-  /// Runs `work` for each item, at most `parallel` at once.
+  /// Requests that move no blob bytes (HEADs, manifest PUTs) run this many at once: they
+  /// wait on the registry's latency (docker-registry fsyncs every small file it writes), not
+  /// on CPU, so they take every thread of the client's pool rather than `parallel`.
+  var requestLanes: Int { max(parallel, client.transferThreads) }
+
+  /// Runs `work` for each item, at most `lanes` (default `parallel`) at once.
   func limited<Item: Sendable>(
-    _ items: [Item], _ work: @escaping @Sendable (Item) async -> Void
+    _ items: [Item], lanes: Int? = nil, _ work: @escaping @Sendable (Item) async -> Void
   ) async {
+    let lanes = lanes ?? parallel
     await withTaskGroup(of: Void.self) { group in
       var running = 0
       for item in items {
-        if running >= parallel {
+        if running >= lanes {
           await group.next()
           running -= 1
         }

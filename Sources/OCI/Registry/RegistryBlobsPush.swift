@@ -1,5 +1,14 @@
 import Foundation
 
+/// An upload session opened ahead of its blob (``RegistryClient/openUploadSession(repository:)``).
+public struct UploadSession: Sendable {
+  public let repository: String
+  /// Absolute session URL.
+  public let location: String
+  /// The registry's `OCI-Chunk-Min-Length` (0 when it names none).
+  public let minimumChunk: Int64
+}
+
 /// What `pushBlob` had to do.
 public enum BlobPushResult: Sendable, Equatable {
   /// The repository already had it (HEAD said so): nothing sent.
@@ -36,6 +45,10 @@ final class ExactSource: ByteSource, @unchecked Sendable {
 }
 
 extension RegistryClient {
+  /// How many requests this client can have in flight (its pool's threads): a pusher runs
+  /// its small requests (HEADs, manifest PUTs) that many at once.
+  public var transferThreads: Int { pool.threadCount }
+
   static func uploadsPath(_ repository: String) -> String { "/v2/\(repository)/blobs/uploads/" }
 
   /// Uploads a blob unless the repository has it, trying a cross-repository mount from
@@ -54,19 +67,26 @@ extension RegistryClient {
   ///   instead of sending a body that was already consumed.
   /// - Parameter checkExisting: HEAD the blob first; false when the caller has just asked
   ///   (``blobExists(repository:digest:)``), saving a round trip per blob.
+  /// - Parameter session: an upload session of `repository` opened ahead
+  ///   (``openUploadSession(repository:)``), used for the first attempt instead of a `POST`
+  ///   (not with `mountFrom`, whose `POST` opens one when the mount is refused).
   @discardableResult
   public func pushBlob(
     repository: String, descriptor: Descriptor, mountFrom: String? = nil,
     reopen: (@Sendable () throws -> any ByteSource)? = nil, checkExisting: Bool = true,
+    session opened: UploadSession? = nil,
     open: @escaping @Sendable () async throws -> any ByteSource
   ) async throws(RegistryError) -> BlobPushResult {
     if checkExisting,
       try await blobPushedSize(repository: repository, digest: descriptor.digest) != nil
     {
+      if let opened { await cancelUploadSession(opened) }
       return .existed
     }
-    var session: (String, Int64)?
+    var session: (String, Int64)? = opened.map { ($0.location, $0.minimumChunk) }
     if let from = mountFrom, from != repository {
+      if let opened { await cancelUploadSession(opened) }
+      session = nil
       switch try await mount(repository: repository, digest: descriptor.digest, from: from) {
       case .mounted: return .mounted
       case .session(let location): session = (location, 0)
@@ -173,6 +193,22 @@ extension RegistryClient {
       return .session(resolve(location, against: absolute(target)))
     default: return .refused
     }
+  }
+
+  /// Opens an upload session of `repository` ahead of its blob: a session names no digest
+  /// until its final `PUT ?digest=`, so a pusher can have the `POST` (docker-registry creates
+  /// and fsyncs files for it) done while the previous blob is still being sent.
+  public func openUploadSession(repository: String) async throws(RegistryError) -> UploadSession {
+    let (location, minimum) = try await startUpload(repository: repository)
+    return UploadSession(repository: repository, location: location, minimumChunk: minimum)
+  }
+
+  /// Best-effort `DELETE` of a session opened ahead and not used.
+  public func cancelUploadSession(_ session: UploadSession) async {
+    _ = try? await perform(
+      Call(
+        method: "DELETE", target: session.location, scopes: [Self.pushScope(session.repository)],
+        repository: session.repository, retries: false))
   }
 
   /// Opens an upload session: its URL and the smallest chunk the registry takes.
