@@ -27,7 +27,7 @@ import OCI
 final class PartialFile {
   /// Bytes per writeback window of the buffered path.
   static let defaultWritebackWindow: Int64 = 64 << 20
-  static let defaultBufferSize = 4 << 20
+  static let defaultBufferSize = 2 << 20
   /// Buffers in the ring: one filling, the others queued for or being written.
   static let bufferCount = 4
   /// `O_DIRECT` wants buffer addresses, lengths and offsets aligned to the device's logical

@@ -8,14 +8,15 @@ import OCI
 /// Phases (failures come early and cheap: nothing large is fetched before every image
 /// resolved and every file was planned):
 /// 1. resolve: every image's manifests (small) into the cache, platforms filtered;
-/// 2. files: the catalog's binaries and ISOs, then the manifest YAML (passwords removed), as
+/// 2. download: after a free-space check with the numbers, the union of the image blobs, each
+///    digest once, `parallel` at a time: the configs, then the layers in archive order in the
+///    background, while 3 and 4 run; blobs already in the cache cost nothing;
+/// 3. files: the catalog's binaries and ISOs, then the manifest YAML (passwords removed), as
 ///    file artifacts: with the manifests they make `index.json` and the archive plan;
-/// 3. download: the union of the image blobs, each digest once, `parallel` at a time, after a
-///    free-space check with the numbers; configs first, then layers in archive order;
-///    blobs already in the cache cost nothing;
-/// 4. pack, overlapping 3: the archive in SPEC order from the cache, each layer as soon as it
-///    has landed (`PackPipeline`); verified while packing: every blob hashed as it is copied
-///    in and the layout checked before the rename (unless disabled), never read back.
+/// 4. pack: the archive in SPEC order from the cache, each layer as soon as it has landed
+///    (`PackPipeline`); verified while packing: every blob hashed as it is copied in (or as it
+///    was downloaded, by this run) and the layout checked before the rename (unless disabled),
+///    never read back.
 public struct ArtifactExporter: Sendable {
   public var manifest: KubeKeyManifest
   public var cache: ExportCache
@@ -130,22 +131,9 @@ public struct ArtifactExporter: Sendable {
             + "--skip-missing-platforms left nothing; check spec.arches against the images")
     }
 
-    // 2. The files (their artifact manifests go into index.json) and the manifest YAML.
-    clock = Date()
-    let (fileEntries, fileBytes, fetchedFiles) = try await FileWorkItems(
-      store: store, parallel: options.parallel, batch: batch
-    ).fetch(files, pool: sessions.pool, events: events)
-    if !files.isEmpty { seconds["files"] = Date().timeIntervalSince(clock) }
-    let yaml = Array(manifest.redactedYAML().utf8)
-    let manifestEntry = try FileArtifact(kind: .manifest, path: Self.manifestPath).store(
-      bytes: yaml, in: store, batch: batch)
-    var entries = images.map(\.entry)
-    entries.append(manifestEntry)
-    entries += fileEntries
-    let plan = try PackPlan(store: store, entries: entries)
-
-    // 3. Download the union of image blobs, each once: the configs first (the archive's
-    // metadata), then the layers in archive order while they are packed (PackPipeline).
+    // 2. The union of image blobs, each once: the configs (the archive's metadata) now, then
+    // the layers in archive order, in the background while the files download (3) and while
+    // they are packed (4, PackPipeline).
     clock = Date()
     var order: [Digest] = []
     var sources: [Digest: BlobSource] = [:]
@@ -174,19 +162,48 @@ public struct ArtifactExporter: Sendable {
     let counter = ByteCounter()
     events(.phaseStarted(.download, total: missingBytes))
     let downloader = BlobDownloader(store: store, parallel: options.parallel, batch: batch)
-    let metadata = Set(plan.metadata.map(\.digest))
+    let metadata = Set(
+      try PackPlan(store: store, entries: images.map(\.entry)).metadata.map(\.digest))
     let configs = try await downloader.download(
       missing.filter { metadata.contains($0.descriptor.digest) }, counter: counter
     ) { done in events(.progress(.download, done: done)) }
+    let downloads = PackPipeline.startDownloads(
+      missing.filter { !metadata.contains($0.descriptor.digest) }, downloader: downloader,
+      counter: counter, events: events)
+
+    // 3. The files (their artifact manifests go into index.json) and the manifest YAML.
+    let plan: PackPlan
+    let fetchedFiles: Set<Digest>
+    let fileEntries: [Descriptor]
+    let fileBytes: Int64
+    do throws(ExportError) {
+      let filesClock = Date()
+      (fileEntries, fileBytes, fetchedFiles) = try await FileWorkItems(
+        store: store, parallel: options.parallel, batch: batch
+      ).fetch(files, pool: sessions.pool, events: events)
+      if !files.isEmpty { seconds["files"] = Date().timeIntervalSince(filesClock) }
+      let yaml = Array(manifest.redactedYAML().utf8)
+      let manifestEntry = try FileArtifact(kind: .manifest, path: Self.manifestPath).store(
+        bytes: yaml, in: store, batch: batch)
+      var entries = images.map(\.entry)
+      entries.append(manifestEntry)
+      entries += fileEntries
+      plan = try PackPlan(store: store, entries: entries)
+      try DiskSpace.require(
+        plan.blobBytes + 1 << 20, at: outputDirectory.isEmpty ? "." : outputDirectory,
+        what: "the artifact")
+    } catch {
+      await downloads.stop()
+      throw error
+    }
     for blob in plan.blobs { cache.touch(blob.digest) }
+
     // 4. Pack, and verify while packing: every blob's bytes as they go into the archive, then
     // the layout's graph, before the rename (ArtifactPacker).
     events(.phaseStarted(.pack, total: plan.blobBytes))
-    let pipeline = PackPipeline(store: store, downloader: downloader)
-    let (layers, downloaded, packed) = try await pipeline.run(
-      plan: plan, missing: missing.filter { !metadata.contains($0.descriptor.digest) },
-      output: output, checkedFiles: fetchedFiles, options: options, counter: counter,
-      events: events)
+    let (layers, downloaded, packed) = try await PackPipeline(store: store).pack(
+      plan: plan, downloads: downloads, output: output, checkedFiles: fetchedFiles,
+      options: options, events: events)
     events(.phaseFinished(.pack))
     // Download and pack overlap: both are counted from the start of the downloads.
     seconds["download"] = downloaded.timeIntervalSince(clock)

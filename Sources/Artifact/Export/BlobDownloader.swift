@@ -95,6 +95,9 @@ struct BlobDownloader: Sendable {
         while let (digest, didFetch) = try await group.next() {
           if didFetch { fetched += 1 }
           onStored(digest, didFetch)
+          // Cancelled (the export failed elsewhere): let the transfers in flight end, start
+          // no more.
+          if Task.isCancelled { throw CancellationError() }
           addNext()
         }
       }

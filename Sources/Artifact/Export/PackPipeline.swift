@@ -10,30 +10,57 @@ import OCI
 /// makes the overlap possible: `oci-layout`, `index.json` and the metadata (manifests,
 /// configs) come first and are all known once the images are resolved, the configs fetched
 /// and the files stored; the layers follow sorted by digest, so the downloads are started in
-/// that order and the packer follows them as they land.
+/// that order (`startDownloads`, even before the files are fetched) and the packer follows
+/// them as they land.
 struct PackPipeline {
   var store: BlobStore
-  var downloader: BlobDownloader
 
-  /// Downloads `missing` (blobs of `plan.data` not in the store, in any order) while packing
-  /// `plan` into `output` on a thread of its own. Returns the blobs fetched, when the last
-  /// download ended, and what was packed. A download failure stops the pack (nothing is left under `output`) and is the
-  /// error thrown; a pack failure is thrown once the downloads have ended.
-  ///
-  /// `checkedFiles` are blobs this export already stored and hashed (files fetched in the
-  /// files phase): like the layers downloaded here, the packer does not hash them again.
-  func run(
-    plan: PackPlan, missing: [BlobSource], output: String, checkedFiles: Set<Digest> = [],
-    options: ExportOptions,
-    counter: ByteCounter, events: @escaping @Sendable (ExportEvent) -> Void
-  ) async throws(ExportError) -> (fetched: Int, downloaded: Date, packed: PackResult) {
-    let rank = Dictionary(
-      plan.data.enumerated().map { ($1.digest, $0) }, uniquingKeysWith: { first, _ in first })
-    let ordered = missing.sorted {
-      (rank[$0.descriptor.digest] ?? .max) < (rank[$1.descriptor.digest] ?? .max)
+  /// Layer downloads running in the background, and the board the packer waits on.
+  struct Downloads: Sendable {
+    let board: ArrivalBoard
+    let task: Task<Result<(fetched: Int, ended: Date), ExportError>, Never>
+
+    /// Waits for the downloads to end (after a failure elsewhere: nothing is left running).
+    func stop() async {
+      task.cancel()
+      _ = await task.value
     }
-    let board = ArrivalBoard(
-      pending: Set(ordered.map(\.descriptor.digest)), fetched: checkedFiles)
+  }
+
+  /// Starts downloading `missing` (layers, any order given) in archive order: by digest.
+  static func startDownloads(
+    _ missing: [BlobSource], downloader: BlobDownloader, counter: ByteCounter,
+    events: @escaping @Sendable (ExportEvent) -> Void
+  ) -> Downloads {
+    let ordered = missing.sorted { $0.descriptor.digest < $1.descriptor.digest }
+    let board = ArrivalBoard(pending: Set(ordered.map(\.descriptor.digest)))
+    let task = Task { () -> Result<(fetched: Int, ended: Date), ExportError> in
+      do throws(ExportError) {
+        let fetched = try await downloader.download(
+          ordered, counter: counter, onStored: { board.arrived($0, fetched: $1) },
+          onProgress: { done in events(.progress(.download, done: done)) })
+        events(.phaseFinished(.download))
+        return .success((fetched, Date()))
+      } catch {
+        board.fail(error)
+        return .failure(error)
+      }
+    }
+    return Downloads(board: board, task: task)
+  }
+
+  /// Packs `plan` into `output` on a thread of its own while `downloads` land; `checkedFiles`
+  /// are blobs this export already stored and hashed (its files), which the packer does not
+  /// hash again, as it does not hash the layers downloaded here. Returns the
+  /// blobs fetched, when the last download ended, and what was packed. A download failure
+  /// stops the pack (nothing is left under `output`) and is the error thrown; a pack failure
+  /// is thrown once the downloads have ended.
+  func pack(
+    plan: PackPlan, downloads: Downloads, output: String, checkedFiles: Set<Digest> = [],
+    options: ExportOptions, events: @escaping @Sendable (ExportEvent) -> Void
+  ) async throws(ExportError) -> (fetched: Int, downloaded: Date, packed: PackResult) {
+    downloads.board.markChecked(checkedFiles)
+    let board = downloads.board
     let store = store
     let packing = Task.detached { () -> Result<PackResult, ExportError> in
       await Self.onThread {
@@ -49,18 +76,13 @@ struct PackPipeline {
         }
       }
     }
-    let fetched: Int
-    do {
-      fetched = try await downloader.download(
-        ordered, counter: counter, onStored: { board.arrived($0, fetched: $1) },
-        onProgress: { done in events(.progress(.download, done: done)) })
-    } catch {
-      board.fail(error)
+    let (fetched, downloaded): (Int, Date)
+    switch await downloads.task.value {
+    case .success(let result): (fetched, downloaded) = result
+    case .failure(let error):
       _ = await packing.value
       throw error
     }
-    events(.phaseFinished(.download))
-    let downloaded = Date()
     return (fetched, downloaded, try await packing.value.get())
   }
 
@@ -86,6 +108,13 @@ final class ArrivalBoard: @unchecked Sendable {
   init(pending: Set<Digest>, fetched: Set<Digest> = []) {
     self.pending = pending
     self.fetched = fetched
+  }
+
+  /// Adds blobs this export already stored and hashed (see `wait(for:)`).
+  func markChecked(_ digests: Set<Digest>) {
+    condition.lock()
+    fetched.formUnion(digests)
+    condition.unlock()
   }
 
   func arrived(_ digest: Digest, fetched wasFetched: Bool) {
