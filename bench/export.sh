@@ -18,6 +18,10 @@
 # `tar czf` of both), and kk on the binaries alone, cold (whose artifact size is compared
 # with `gzip -6` of the same files) and warm (the binaries' gzip members copied from the
 # cache; the artifact must be byte-identical to the cold one).
+#
+# KK_BENCH_RUNS (default 3): cold/warm pairs per kk row (each pair starts from an empty
+# cache; the median is reported, every run listed). Every measured command starts after a
+# `sync`, so no run pays for the writeback of the one before.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/kk-bench-export}
@@ -57,10 +61,12 @@ unique=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["unique
   printf '  registry:\n    auths:\n      "127.0.0.1:%s": {plainHTTP: true}\n' "$port"
 } >"$work/manifest.yaml"
 
+runs=${KK_BENCH_RUNS:-3}
 # measure NAME COMMAND...: wall seconds and peak RSS (KiB) from /usr/bin/time -v.
 measure() {
   local name=$1
   shift
+  sync
   /usr/bin/time -v "$@" >"$work/$name.out" 2>"$work/$name.time" || {
     cat "$work/$name.time" >&2
     exit 1
@@ -82,12 +88,31 @@ tar czf "$work/kubekey.tar.gz" -C "$work/skopeo" .
 SH
 read -r base_s base_rss < <(measure kubekey bash "$work/kubekey-method.sh")
 
-# kk cold: empty cache.
-rm -rf "$work/cache" "$work"/kk-*.tar.gz
-read -r cold_s cold_rss < <(measure kk-cold "$kk" artifact export -m "$work/manifest.yaml" \
-  -o "$work/kk-cold.tar.gz" --cache-dir "$work/cache" --json)
-read -r warm_s warm_rss < <(measure kk-warm "$kk" artifact export -m "$work/manifest.yaml" \
-  -o "$work/kk-warm.tar.gz" --cache-dir "$work/cache" --json)
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# cold_and_warm PREFIX CACHE EXPORT-ARGS...: $runs pairs of kk runs, cold (empty CACHE) then
+# warm (same cache, a new output file); prints the cold median, the cold peak RSS, the warm
+# median, the warm peak RSS, and every cold and warm time ("a/b/c").
+cold_and_warm() {
+  local prefix=$1 cache=$2 colds=() warms=() crss=0 wrss=0 s r
+  shift 2
+  for _ in $(seq "$runs"); do
+    rm -rf "$cache" "$work/$prefix-cold.tar.gz" "$work/$prefix-warm.tar.gz"
+    read -r s r < <(measure "$prefix-cold" "$kk" artifact export "$@" \
+      -o "$work/$prefix-cold.tar.gz" --cache-dir "$cache" --json)
+    colds+=("$s")
+    ((r > crss)) && crss=$r
+    read -r s r < <(measure "$prefix-warm" "$kk" artifact export "$@" \
+      -o "$work/$prefix-warm.tar.gz" --cache-dir "$cache" --json)
+    warms+=("$s")
+    ((r > wrss)) && wrss=$r
+  done
+  echo "$(median "${colds[@]}") $crss $(median "${warms[@]}") $wrss" \
+    "$(IFS=/; echo "${colds[*]}") $(IFS=/; echo "${warms[*]}")"
+}
+
+# kk cold (empty cache) and warm, $runs times.
+read -r cold_s cold_rss warm_s warm_rss cold_all warm_all < <(cold_and_warm kk "$work/cache" \
+  -m "$work/manifest.yaml")
 rm -rf "$work/cache"
 read -r noverify_s noverify_rss < <(measure kk-cold-noverify "$kk" artifact export \
   -m "$work/manifest.yaml" -o "$work/kk-noverify.tar.gz" --cache-dir "$work/cache" --json --skip-verify)
@@ -183,13 +208,9 @@ PY
   read -r basebin_s basebin_rss < <(measure kubekey-bin bash "$work/kubekey-method-bin.sh")
 
   export KKZONE=
-  rm -rf "$work/cache-bin" "$work"/kk-bin-*.tar.gz
-  read -r bincold_s bincold_rss < <(measure kk-bin-cold "$kk" artifact export \
-    -m "$work/manifest-binaries.yaml" -o "$work/kk-bin-cold.tar.gz" --cache-dir "$work/cache-bin" \
-    --download-mirror "$mirror" --json)
-  read -r binwarm_s binwarm_rss < <(measure kk-bin-warm "$kk" artifact export \
-    -m "$work/manifest-binaries.yaml" -o "$work/kk-bin-warm.tar.gz" --cache-dir "$work/cache-bin" \
-    --download-mirror "$mirror" --json)
+  read -r bincold_s bincold_rss binwarm_s binwarm_rss bincold_all binwarm_all < <(
+    cold_and_warm kk-bin "$work/cache-bin" -m "$work/manifest-binaries.yaml" \
+      --download-mirror "$mirror")
   rm -rf "$work/cache-binonly"
   read -r binonly_s binonly_rss < <(measure kk-binonly "$kk" artifact export \
     -m "$work/manifest-binonly.yaml" -o "$work/kk-binonly.tar.gz" --cache-dir "$work/cache-binonly" \
@@ -209,11 +230,13 @@ PY
   binaries_rows=$(
     printf '| KubeKey method, images + binaries (skopeo + curl x6 + tar czf) | %.2f | 1.000x | %d | - | %s |\n' \
       "$basebin_s" $((basebin_rss / 1024)) "$(stat -c %s "$work/kubekey-bin.tar.gz")"
-    printf '| kk export, images + binaries, cold cache | %.2f | %sx | %d | %s | %s |\n' "$bincold_s" \
+    printf '| kk export, images + binaries, cold cache (median of %s: %s s) | %.2f | %sx | %d | %s | %s |\n' \
+      "$runs" "$bincold_all" "$bincold_s" \
       "$(awk "BEGIN { printf \"%.3f\", $bincold_s / $basebin_s }")" $((bincold_rss / 1024)) \
       "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["downloadedBytes"])' "$work/kk-bin-cold.out")" \
       "$(stat -c %s "$work/kk-bin-cold.tar.gz")"
-    printf '| kk export, images + binaries, warm cache | %.2f | %sx | %d | %s | %s |\n' "$binwarm_s" \
+    printf '| kk export, images + binaries, warm cache (median of %s: %s s) | %.2f | %sx | %d | %s | %s |\n' \
+      "$runs" "$binwarm_all" "$binwarm_s" \
       "$(awk "BEGIN { printf \"%.3f\", $binwarm_s / $basebin_s }")" $((binwarm_rss / 1024)) \
       "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["downloadedBytes"])' "$work/kk-bin-warm.out")" \
       "$(stat -c %s "$work/kk-bin-warm.tar.gz")"
@@ -231,9 +254,9 @@ echo "| run | wall s | vs KubeKey method | peak RSS MiB | blob bytes fetched | a
 echo "|---|---|---|---|---|---|"
 printf '| KubeKey method (skopeo copy --all x%s + tar czf) | %.2f | 1.000x | %d | - | %s |\n' \
   "$(echo "$refs" | wc -l)" "$base_s" $((base_rss / 1024)) "$size_base"
-printf '| kk export, cold cache | %.2f | %sx | %d | %s | %s |\n' "$cold_s" "$(r "$cold_s" "$base_s")" $((cold_rss / 1024)) "$fetched_cold" "$size_kk"
+printf '| kk export, cold cache (median of %s: %s s) | %.2f | %sx | %d | %s | %s |\n' "$runs" "$cold_all" "$cold_s" "$(r "$cold_s" "$base_s")" $((cold_rss / 1024)) "$fetched_cold" "$size_kk"
 printf '| kk export, cold cache, --skip-verify | %.2f | %sx | %d | - | - |\n' "$noverify_s" "$(r "$noverify_s" "$base_s")" $((noverify_rss / 1024))
-printf '| kk export, warm cache | %.2f | %sx | %d | %s | %s |\n' "$warm_s" "$(r "$warm_s" "$base_s")" $((warm_rss / 1024)) "$fetched_warm" "$(stat -c %s "$work/kk-warm.tar.gz")"
+printf '| kk export, warm cache (median of %s: %s s) | %.2f | %sx | %d | %s | %s |\n' "$runs" "$warm_all" "$warm_s" "$(r "$warm_s" "$base_s")" $((warm_rss / 1024)) "$fetched_warm" "$(stat -c %s "$work/kk-warm.tar.gz")"
 [ -z "$binaries_rows" ] || echo "$binaries_rows"
 echo
 [ -z "$binaries_rows" ] || echo "$binaries_note"
