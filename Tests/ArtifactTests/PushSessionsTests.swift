@@ -1,0 +1,55 @@
+import Blobstore
+import Foundation
+import OCI
+import TestSupport
+import Testing
+
+@testable import Artifact
+
+/// Upload sessions opened ahead of their blobs (UploadSessions): exactly one per upload, none
+/// left behind in the registry.
+@Suite("Push: upload sessions opened ahead", .serialized)
+struct PushSessionsTests {
+  /// Upload session directories docker-registry still holds (`_uploads/<uuid>`).
+  static func leftoverSessions(_ registry: TestRegistry) -> [String] {
+    let root = registry.storagePath + "/docker/registry/v2/repositories"
+    guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
+    var found: [String] = []
+    while let path = walker.nextObject() as? String {
+      let parts = path.split(separator: "/")
+      if parts.count >= 2, parts[parts.count - 2] == "_uploads" { found.append(path) }
+    }
+    return found
+  }
+
+  @Test("archive and directory: one session per upload, none left behind")
+  func sessionsAreUsedOrDeleted() async throws {
+    let fixture = try await ImportFixture(filePaths: [])
+    let archive = try fixture.pack("a.tar.gz")
+    for source in ["archive", "directory"] {
+      try await withTestRegistry(.plain) { registry in
+        let report: PushReport
+        if source == "archive" {
+          report = try await PushTests.pushArchive(archive, to: registry)
+        } else {
+          let plan = try PushTests.plan(fixture.store, target: PushTests.target(registry))
+          report = await ImagePusher(client: PushTests.client(for: registry), plan: plan).push(
+            from: fixture.store)
+        }
+        #expect(report.failed.isEmpty, "\(source): \(report.failed)")
+        #expect(report.blobsUploaded > 0)
+        try await PushRepushFastPathTests.settledLog(registry)
+        let requests = try PushRepushFastPathTests.requests(registry, after: 0)
+        let sessions = requests.filter {
+          $0.method == "POST" && $0.uri.contains("/blobs/uploads/") && !$0.uri.contains("mount=")
+        }
+        let deleted = requests.filter { $0.method == "DELETE" && $0.uri.contains("/uploads/") }
+        // Every session opened (ahead or not) carried one upload; none was opened for nothing.
+        #expect(sessions.count == report.blobsUploaded, "\(source)")
+        #expect(deleted.isEmpty, "\(source): \(deleted)")
+        #expect(Self.leftoverSessions(registry).isEmpty, "\(source)")
+        try await PushTests.expectDigestsPreserved(fixture.images, in: registry)
+      }
+    }
+  }
+}
