@@ -111,6 +111,7 @@ cold_and_warm() {
 }
 
 # kk cold (empty cache) and warm, $runs times.
+rm -rf "$work/cache" "$work"/kk-*.tar.gz
 read -r cold_s cold_rss warm_s warm_rss cold_all warm_all < <(cold_and_warm kk "$work/cache" \
   -m "$work/manifest.yaml")
 rm -rf "$work/cache"

@@ -59,6 +59,23 @@ import Testing
     try dribbled.add(name: "blobs/sha256/after", bytes: Array("tail".utf8))
     try dribbled.finish()
     #expect(try dir.read("whole.tar.gz") == dir.read("dribbled.tar.gz"))
+    // From a file, read straight into the output buffers; with an .auto hint, by its magic.
+    let source = try dir.file("src/layer", data)
+    for (name, hint) in [
+      ("direct.tar.gz", EntryCompressibility.compressed), ("sniffed.tar.gz", .auto),
+    ]
+    where size >= 2 {
+      let direct = try ArchiveWriter(path: dir.path + "/" + name)
+      try direct.add(name: "index.json", bytes: Array(#"{"a":1}"#.utf8))
+      var seen: [UInt8] = []
+      let encoding = try direct.addFile(
+        name: "blobs/sha256/layer", path: source, hint: hint, observe: { seen += $0 })
+      #expect(encoding == .stored)
+      #expect(seen == data)
+      try direct.add(name: "blobs/sha256/after", bytes: Array("tail".utf8))
+      try direct.finish()
+      #expect(try dir.read(name) == dir.read("whole.tar.gz"), "\(name)")
+    }
 
     let path = dir.path + "/whole.tar.gz"
     // gzip checks every member's crc32 and length; Python's zlib counts the members.
@@ -74,6 +91,27 @@ import Testing
     let gz = try dir.read("whole.tar.gz")
     #expect(gz.count >= size + 5 * blocks + 18)
     #expect(gz.count < size + 5 * blocks + 18 + 1024)
+  }
+
+  /// A file shorter than it was when the entry started (truncated while read) fails the
+  /// entry; nothing is left.
+  @Test func fileShrinkingUnderTheDirectPathLeavesNothing() throws {
+    let dir = try ScratchDir()
+    let writer = try ArchiveWriter(path: dir.path + "/a.tar.gz")
+    let path = try dir.file("src/layer", Self.layer(300_000, seed: 8))
+    var truncated = false
+    #expect(throws: ArchiveError.self) {
+      try writer.addFile(
+        name: "layer", path: path, hint: .compressed,
+        observe: { _ in
+          if !truncated {
+            truncated = true
+            _ = truncate(path, 1000)
+          }
+        })
+    }
+    #expect(!FileManager.default.fileExists(atPath: dir.path + "/a.tar.gz"))
+    #expect(!FileManager.default.fileExists(atPath: dir.path + "/a.tar.gz.partial"))
   }
 
   /// A source that ends early fails the entry; nothing is left under either name.

@@ -137,7 +137,12 @@ public final class ArchiveWriter {
     #if os(Linux)
       _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
     #endif
-    return try add(name: name, size: Int64(info.st_size), hint: hint, capture: capture) {
+    let size = Int64(info.st_size)
+    if sink.gzip != nil, size > 0, try isCompressed(fd: fd, file: file, hint: hint) {
+      try addStored(name: name, size: size, fd: fd, file: file, observe: observe)
+      return .stored
+    }
+    return try add(name: name, size: size, hint: hint, capture: capture) {
       buffer throws(ArchiveError) in
       while true {
         let n = read(fd, buffer.baseAddress, buffer.count)

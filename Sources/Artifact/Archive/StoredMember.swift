@@ -1,5 +1,11 @@
 import CLibdeflate
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// The data of an already-compressed entry (a gzip or zstd layer, a `.tgz`) as one gzip
 /// member of stored deflate blocks, written straight from the reader's buffer.
 ///
@@ -48,13 +54,8 @@ final class StoredMember {
       let intoBlock = Int(at % Int64(Self.blockSize))
       var header: Int?
       if intoBlock == 0 {
-        let length = Int(min(Int64(Self.blockSize), size - at))
         header = headers.count
-        let final: UInt8 = at + Int64(length) == size ? 1 : 0
-        let len = UInt16(length)
-        headers += [
-          final, UInt8(len & 0xff), UInt8(len >> 8), UInt8(~len & 0xff), UInt8(~len >> 8),
-        ]
+        headers += blockHeader(at: at)
       }
       let count = min(Self.blockSize - intoBlock, bytes.count - position)
       layout.append((header, position, count))
@@ -72,6 +73,45 @@ final class StoredMember {
       return Result { () throws(ArchiveError) in try file.write(gathering: pieces) }
     }.get()
     offset = at
+  }
+
+  /// Reads the rest of the member's bytes from `fd` straight into `file`'s buffers, between
+  /// the block headers (no intermediate buffer, no copy but the kernel's); `observe` sees
+  /// every byte read, in order. Throws when the file ends early.
+  func fill(
+    from fd: Int32, path source: String, into file: PartialFile,
+    observe: ((UnsafeRawBufferPointer) -> Void)?
+  ) throws(ArchiveError) {
+    while offset < size {
+      let intoBlock = Int(offset % Int64(Self.blockSize))
+      if intoBlock == 0 {
+        try blockHeader(at: offset).withUnsafeBytes { bytes in
+          Result { () throws(ArchiveError) in try file.write(bytes) }
+        }.get()
+      }
+      let space = try file.spare()
+      let want = Int(min(Int64(min(space.count, Self.blockSize - intoBlock)), size - offset))
+      var n: Int
+      repeat { n = read(fd, space.baseAddress, want) } while n < 0 && errno == EINTR
+      guard n >= 0 else { throw .io(path: source, operation: "read", errno: errno) }
+      guard n > 0 else {
+        throw .sizeMismatch(path: file.finalPath, entry: source, declared: size, actual: offset)
+      }
+      let bytes = UnsafeRawBufferPointer(start: space.baseAddress, count: n)
+      observe?(bytes)
+      crc = UInt32(truncatingIfNeeded: libdeflate_crc32(crc, bytes.baseAddress, n))
+      file.didFill(n)
+      offset += Int64(n)
+    }
+  }
+
+  /// The 5-byte header of the stored block starting at `at` (a multiple of `blockSize`).
+  private func blockHeader(at start: Int64) -> [UInt8] {
+    let length = UInt16(min(Int64(Self.blockSize), size - start))
+    let final: UInt8 = start + Int64(length) == size ? 1 : 0
+    return [
+      final, UInt8(length & 0xff), UInt8(length >> 8), UInt8(~length & 0xff), UInt8(~length >> 8),
+    ]
   }
 
   /// The crc32 and size trailer; throws unless every announced byte was written.

@@ -115,13 +115,23 @@ public enum ArtifactPacker {
           // A layer this export just downloaded was hashed as it was stored; hashing it again
           // here would only re-check the page cache (a blob from an earlier run is hashed:
           // a cache on disk can rot, be torn by a power cut or edited).
-          let observed = checkedOnArrival ? nil : lane
+          // A layer (stored, not deflated) is hashed right here as it is read into the output
+          // buffers: the packing thread has nothing else to do for it, and the file writer
+          // hashes the artifact on the other core; the lane (a copy, a third busy thread) is
+          // for blobs whose bytes the packing thread deflates or feeds to zlib.
+          let inline = !checkedOnArrival && lane != nil && hint == .compressed
+          let inspector = inline ? BlobInspector(hashing: blob.digest.algorithm == .sha256) : nil
+          let observed = checkedOnArrival || inline ? nil : lane
           observed?.begin(blob.digest)
           let encoding = try writer.addFile(
-            name: name, path: path, hint: hint, observe: observed == nil ? nil : observe,
+            name: name, path: path, hint: hint,
+            observe: inspector.map { inspector in { inspector.write($0) } }
+              ?? (observed == nil ? nil : observe),
             capture: capture.map { capture in { capture.write($0) } })
           observed?.end()
-          if checkedOnArrival {
+          if let inspector {
+            lane?.record(blob.digest, facts: inspector.finish())
+          } else if checkedOnArrival {
             lane?.record(
               blob.digest,
               facts: BlobFacts(size: blob.size, actualDigest: blob.digest, content: nil))
