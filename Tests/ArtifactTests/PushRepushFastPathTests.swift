@@ -95,10 +95,36 @@ struct PushRepushFastPathTests {
           plan.images.flatMap { image in
             image.tags.map { "/v2/\(image.repository)/manifests/\($0)" }
           })
-        let asked = requests.filter { $0.uri.hasPrefix("/v2/") && $0.uri != "/v2/" }
+        let asked = requests.filter {
+          $0.uri.hasPrefix("/v2/") && $0.uri != "/v2/" && !$0.uri.hasPrefix("/v2/_catalog")
+        }
         #expect(asked.allSatisfy { $0.method == "HEAD" && tags.contains($0.uri) }, "\(asked)")
         #expect(Set(asked.map(\.uri)) == tags, "\(source)")
       }
+    }
+  }
+
+  @Test("a first push into an empty registry asks the catalog once instead of a HEAD each")
+  func firstPushAsksTheCatalog() async throws {
+    let fixture = try await ImportFixture(filePaths: [])
+    try await withTestRegistry(.plain) { registry in
+      let plan = try PushTests.plan(fixture.store, target: PushTests.target(registry))
+      let report = await ImagePusher(client: PushTests.client(for: registry), plan: plan).push(
+        from: fixture.store)
+      #expect(report.failed.isEmpty, "\(report.failed)")
+      #expect(report.blobsPresent == 0)
+      try await Self.settledLog(registry)
+      let requests = try Self.requests(registry, after: 0)
+      #expect(requests.filter { $0.uri.hasPrefix("/v2/_catalog") }.count == 1)
+      #expect(
+        !requests.contains { $0.method == "HEAD" }, "\(requests.filter { $0.method == "HEAD" })")
+      try await PushTests.expectDigestsPreserved(fixture.images, in: registry)
+
+      // Now every repository is listed: the re-push asks about tags as before and sends
+      // nothing.
+      let again = await ImagePusher(client: PushTests.client(for: registry), plan: plan).push(
+        from: fixture.store)
+      #expect(again.failed.isEmpty && again.blobsUploaded == 0)
     }
   }
 

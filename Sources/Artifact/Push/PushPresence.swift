@@ -88,9 +88,18 @@ extension ImagePusher {
   /// time. Blobs every repository already has are marked done. A failed HEAD leaves the
   /// image or pair unknown: the normal path then asks again.
   func learnPresence() async {
-    await learnCompleteImages()
+    // A repository the registry does not list holds nothing (``RegistryClient/catalog``):
+    // its tags and blobs need no HEAD. A first push into an empty registry asks nothing else.
+    let unlisted: Set<String> =
+      await client.catalog().map { Set(plan.images.map(\.repository)).subtracting($0) } ?? []
+    await learnCompleteImages(skipping: unlisted)
     for (index, image) in plan.images.enumerated() where complete.contains(index) {
       for blob in image.blobs { presence.set(blob.digest, in: image.repository, true) }
+    }
+    for use in plan.blobUses {
+      for repository in use.repositories where unlisted.contains(repository) {
+        presence.set(use.blob.digest, in: repository, false)
+      }
     }
     let pairs = plan.blobUses.flatMap { use in
       use.repositories.map { (use.blob.digest, $0) }
@@ -109,11 +118,16 @@ extension ImagePusher {
 
   /// HEADs every tag of every image (`HEAD /v2/<repo>/manifests/<tag>`) and records the
   /// images whose tags all answer with the artifact's root digest in `complete`. A digest-only
-  /// image is looked up by its `sha256-<hex>` tag alike.
-  func learnCompleteImages() async {
+  /// image is looked up by its `sha256-<hex>` tag alike. Tags in `unlisted` repositories are
+  /// known missing without asking.
+  func learnCompleteImages(skipping unlisted: Set<String> = []) async {
     await limited(Array(plan.images.indices), lanes: requestLanes) { index in
       let image = self.plan.images[index]
       guard !image.tags.isEmpty else { return }
+      if unlisted.contains(image.repository) {
+        for tag in image.tags { self.complete.answered(image.repository, tag, nil) }
+        return
+      }
       var all = true
       for tag in image.tags {
         let found: Descriptor?
