@@ -247,8 +247,9 @@ public final class ImagePusher: Sendable {
 
   /// PUTs one manifest of `image` under its references (the tags for the root, else its
   /// digest), once per repository and reference, unless the registry has these very bytes
-  /// there: known from the image's tags (`complete`), or asked with a HEAD. The root's HEAD
-  /// is skipped when ``learnCompleteImages()`` already saw its tags missing or elsewhere.
+  /// there: known from the image's tags (`complete`), or asked with a HEAD. The HEAD is
+  /// skipped in a repository the catalog did not list, and for the root when
+  /// ``learnCompleteImages()`` already saw its tags missing or elsewhere.
   private func putManifest(
     _ descriptor: Descriptor, of image: PlannedImage, complete: Bool,
     _ manifest: @escaping @Sendable (Digest) -> [UInt8]?
@@ -260,8 +261,9 @@ public final class ImagePusher: Sendable {
     let references = isRoot ? image.tags : [descriptor.digest.description]
     for reference in references {
       let askFirst =
-        !(isRoot
-        && self.complete.elsewhere(image.repository, reference, not: descriptor.digest))
+        !self.complete.isEmpty(image.repository)
+        && !(isRoot
+          && self.complete.elsewhere(image.repository, reference, not: descriptor.digest))
       let client = client
       let ledger = ledger
       _ = try await manifestPuts.run(repository: image.repository, reference: reference) {

@@ -64,7 +64,12 @@ final class CompleteImages: @unchecked Sendable {
   /// What each `repository:tag` HEAD answered: the digest found, or nil for a 404.
   private var tags: [String: Digest?] = [:]
 
+  /// Repositories the catalog did not list: no manifest there needs a HEAD before its PUT.
+  private var empty: Set<String> = []
+
   func insert(_ index: Int) { _ = lock.withLock { indices.insert(index) } }
+  func markEmpty(_ repositories: Set<String>) { lock.withLock { empty.formUnion(repositories) } }
+  func isEmpty(_ repository: String) -> Bool { lock.withLock { empty.contains(repository) } }
   func contains(_ index: Int) -> Bool { lock.withLock { indices.contains(index) } }
 
   func answered(_ repository: String, _ tag: String, _ found: Digest?) {
@@ -92,6 +97,7 @@ extension ImagePusher {
     // its tags and blobs need no HEAD. A first push into an empty registry asks nothing else.
     let unlisted: Set<String> =
       await client.catalog().map { Set(plan.images.map(\.repository)).subtracting($0) } ?? []
+    complete.markEmpty(unlisted)
     await learnCompleteImages(skipping: unlisted)
     for (index, image) in plan.images.enumerated() where complete.contains(index) {
       for blob in image.blobs { presence.set(blob.digest, in: image.repository, true) }
