@@ -50,6 +50,12 @@ struct PushCorruptTests {
       let uses = image.manifests.contains { $0.layers.contains(bad) }
       if uses {
         #expect(try await status(registry, "/v2/\(image.repository)/blobs/\(bad)") == 404)
+        // Platform manifests go early (as soon as their image's blobs are in): never the one
+        // naming the bad blob.
+        for manifest in image.manifests where manifest.layers.contains(bad) {
+          let there = try await hasTag(registry, image.repository, manifest.digest.description)
+          #expect(!there, "\(image.repository)@\(manifest.digest)")
+        }
       }
       let tagged = try await hasTag(registry, image.repository, image.tag)
       #expect(tagged == (!uses && othersPushed), "\(image.ref)")

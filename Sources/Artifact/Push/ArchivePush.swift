@@ -90,6 +90,8 @@ extension ImagePusher {
         // further, and every upload below skips its own HEAD.
         await made.learnPresence()
         made.expectUploads(upfront: true)
+        let manifests = small
+        made.startEarlyManifests { manifests[$0] }
         // What the plan needs that is already in memory goes in the background.
         for use in plan.blobUses {
           if let bytes = small[use.blob.digest], !made.ledger.isDone(use.blob.digest) {

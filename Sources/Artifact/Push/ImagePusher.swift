@@ -20,6 +20,10 @@ public final class ImagePusher: Sendable {
   let complete = CompleteImages()
   /// Upload sessions opened ahead of their blobs.
   let sessions: UploadSessions
+  /// Platform manifests sent as soon as their image's blobs are in.
+  let early: EarlyManifests
+  /// Those early sends, awaited before the push reports.
+  let earlyWork = BackgroundWork()
   /// Manifest PUTs shared by images of one repository.
   let manifestPuts = ManifestPutOnce()
   /// Repositories the registry refused to take blobs into.
@@ -34,6 +38,7 @@ public final class ImagePusher: Sendable {
     self.parallel = max(1, parallel)
     self.log = log
     sessions = UploadSessions(client: client)
+    early = EarlyManifests(plan)
     ledger = PushLedger(stopOnFailure: !continueOnError)
     var uses: [Digest: (blob: Descriptor, repositories: [String])] = [:]
     for use in plan.blobUses { uses[use.blob.digest] = use }
@@ -48,6 +53,7 @@ public final class ImagePusher: Sendable {
     // All HEADs first, in parallel: uploads then skip theirs (one round trip less each).
     await learnPresence()
     expectUploads(upfront: false)
+    startEarlyManifests { digest in try? store.readJSON(digest) }
     await withTaskGroup(of: Void.self) { group in
       var running = 0
       for use in uses {
@@ -93,7 +99,7 @@ public final class ImagePusher: Sendable {
       }
     }
     guard !targets.isEmpty else {
-      ledger.finished(blob.digest)
+      blobDone(blob.digest)
       return
     }
     // The first copy goes into the first repository that takes it: a refusal (no push
@@ -115,7 +121,7 @@ public final class ImagePusher: Sendable {
     let source = from ?? first
     let others = Array(rest)
     if others.isEmpty {
-      ledger.finished(blob.digest)
+      blobDone(blob.digest)
     } else if let background {
       background.add { await self.sendRest(blob, to: others, from: source, factory) }
     } else {
@@ -129,7 +135,7 @@ public final class ImagePusher: Sendable {
     for repository in repositories {
       if case .failed = await send(blob, to: repository, from: from, factory) { return }
     }
-    ledger.finished(blob.digest)
+    blobDone(blob.digest)
   }
 
   enum SendOutcome {
@@ -188,6 +194,8 @@ public final class ImagePusher: Sendable {
       await self.pushManifests(
         of: self.plan.images[index], complete: self.complete.contains(index), manifest)
     }
+    // Early sends of images that then failed are not awaited above.
+    await earlyWork.wait()
   }
 
   /// - Parameter complete: the image's tags already name its root digest: every manifest is
@@ -250,7 +258,7 @@ public final class ImagePusher: Sendable {
   /// there: known from the image's tags (`complete`), or asked with a HEAD. The HEAD is
   /// skipped in a repository the catalog did not list, and for the root when
   /// ``learnCompleteImages()`` already saw its tags missing or elsewhere.
-  private func putManifest(
+  func putManifest(
     _ descriptor: Descriptor, of image: PlannedImage, complete: Bool,
     _ manifest: @escaping @Sendable (Digest) -> [UInt8]?
   ) async throws {

@@ -118,7 +118,7 @@ extension ImagePusher {
     for use in plan.blobUses
     where use.repositories.allSatisfy({ presence.present(use.blob.digest, in: $0) == true }) {
       for _ in use.repositories { ledger.record(.existed, size: use.blob.size) }
-      ledger.finished(use.blob.digest)
+      blobDone(use.blob.digest)
     }
   }
 
