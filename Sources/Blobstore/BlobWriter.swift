@@ -183,6 +183,19 @@ public final class BlobWriter: ByteSink, @unchecked Sendable {
       }
       hasher.update(bytes)
       total += Int64(bytes.count)
+      if buffered == 0, bytes.count >= ioBufferSize / 4 {
+        // A large piece (curl hands over up to 512 KiB) goes to the file as it is: copying it
+        // into the buffer first would only add a pass over every downloaded byte.
+        do throws(BlobstoreError) {
+          try FileIO.writeAll(fd, bytes, path: tempPath)
+        } catch {
+          abandonLocked()
+          throw error
+        }
+        fileEnd += Int64(bytes.count)
+        if durability == .synced { writeback.advance(fd, writtenTo: fileEnd) }
+        return
+      }
       var offset = 0
       while offset < bytes.count {
         let take = min(bytes.count - offset, ioBufferSize - buffered)
