@@ -129,6 +129,47 @@ struct PushRepushFastPathTests {
     }
   }
 
+  @Test("a digest-only image is found complete by its sha256-<hex> tag")
+  func digestOnlyImageIsFoundByItsDigestTag() async throws {
+    let fixture = try await ImportFixture(filePaths: [])
+    // Name the first image by its digest alone, as an export of `repo@sha256:...` does.
+    let path = fixture.store.root + "/index.json"
+    var index = try JSONDecoder().decode(
+      ImageIndex.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    let position = try #require(
+      index.manifests.firstIndex {
+        $0.annotation(AnnotationKey.refName) != nil && $0.annotation(AnnotationKey.path) == nil
+          && MediaType.isManifestOrIndex($0.mediaType)
+      })
+    var entry = index.manifests[position]
+    let source = try Reference(parsing: try #require(entry.annotation(AnnotationKey.refName)))
+    let pinned = "\(source.registry)/\(source.repository)@\(entry.digest)"
+    entry.annotations?[AnnotationKey.refName] = pinned
+    entry.annotations?[AnnotationKey.containerdImageName] = nil
+    index.manifests[position] = entry
+    try JSONEncoder().encode(index).write(to: URL(fileURLWithPath: path))
+
+    try await withTestRegistry(.plain) { registry in
+      let plan = try PushTests.plan(fixture.store, target: PushTests.target(registry))
+      let image = try #require(plan.images.first { $0.root.digest == entry.digest })
+      #expect(image.tags == ["sha256-\(entry.digest.encoded)"])
+      let first = await ImagePusher(client: PushTests.client(for: registry), plan: plan).push(
+        from: fixture.store)
+      #expect(first.failed.isEmpty, "\(first.failed)")
+
+      try await Self.settledLog(registry)
+      let mark = try Self.logSize(registry)
+      let again = await ImagePusher(client: PushTests.client(for: registry), plan: plan).push(
+        from: fixture.store)
+      try await Self.settledLog(registry)
+      let requests = try Self.requests(registry, after: mark)
+      #expect(again.failed.isEmpty && again.manifestsPushed == 0 && again.bytesSent == 0)
+      #expect(Self.blobHEADs(requests).isEmpty, "\(Self.blobHEADs(requests))")
+      let tag = "/v2/\(image.repository)/manifests/sha256-\(entry.digest.encoded)"
+      #expect(requests.contains { $0.method == "HEAD" && $0.uri == tag }, "\(requests)")
+    }
+  }
+
   @Test("a tag pointing at another digest is pushed the normal way and set back")
   func movedTagIsPushedNormally() async throws {
     let fixture = try await ImportFixture(filePaths: [])
