@@ -19,7 +19,7 @@ import OCI
 ///   `EntryCompressibility`) as one member of stored blocks (`StoredMember`); the data of a
 ///   large entry without a media-type hint (binaries) deflated by `ChunkedDeflater` on
 ///   `workers` threads, one member per `chunking.chunkSize` bytes
-///   (`ChunkedDeflateParameters.binaries`: libdeflate level 2, 1 MiB). The bytes depend on the
+///   (`ChunkedDeflateParameters.binaries`: libdeflate level 1, 1 MiB). The bytes depend on the
 ///   entries and `chunking`, never on `workers` or on how a source splits its reads.
 /// - zstd: libarchive's zstd filter at `zstdLevel` (default 3, zstd's own default: ~ gzip -6
 ///   ratio at several times its speed; layers are already compressed so higher levels buy little).

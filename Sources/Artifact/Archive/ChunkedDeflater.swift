@@ -11,14 +11,17 @@ public struct ChunkedDeflateParameters: Sendable, Hashable {
   /// Bumped whenever the bytes produced for the same input and parameters change
   /// (2: libdeflate instead of zlib).
   public static let formatVersion = 2
-  /// What the artifact writer uses for raw binaries: libdeflate level 2, 1 MiB chunks.
-  /// Measured on the bench's six ELF files (660 MB, 1 MiB chunks, one core): libdeflate level 2
-  /// is 1.040x `gzip -6`'s size at 146 MB/s, level 1 1.088x at 211 MB/s, level 4 1.021x at
-  /// 111 MB/s; zlib level 4 (the writer's before) 1.034x at 63 MB/s and zlib 6 28 MB/s.
-  /// Level 2 keeps a safe margin to the 10% the artifact allows at 2.3x zlib 4's speed.
-  /// 1 MiB chunks (swift-frontend: 1.0288x `gzip -6`, 4 MiB 1.0276x, one member 1.0272x with
-  /// zlib) keep memory small and the workers evenly loaded.
-  public static let binaries = ChunkedDeflateParameters(level: 2, chunkSize: 1 << 20)
+  /// What the artifact writer uses for raw binaries: libdeflate level 1, 1 MiB chunks.
+  /// Measured here (1 MiB chunks, one core) against `gzip -6`'s size: on the bench's six ELF
+  /// files (660 MB, C++ and Go) level 1 is 1.088x at 211 MB/s, level 2 1.040x at 146 MB/s,
+  /// level 4 1.021x at 111 MB/s (zlib level 4, the writer's before: 1.034x at 63 MB/s; zlib
+  /// 6: 28 MB/s); on Go binaries like KubeKey's (containerd, containerd-shim, docker-registry,
+  /// skopeo) level 1 is 1.071-1.088x, level 2 1.034-1.050x. Level 1 is the fastest level within
+  /// the 10% the artifact allows: on 2 cores an export with those binaries took 4.2 s with
+  /// it and 5.0-5.9 s with level 2, against a budget of 5.7 s (0.10x the KubeKey method).
+  /// 1 MiB chunks (swift-frontend with zlib: 1.0288x `gzip -6`, 4 MiB 1.0276x, one member
+  /// 1.0272x) keep memory small and the workers evenly loaded.
+  public static let binaries = ChunkedDeflateParameters(level: 1, chunkSize: 1 << 20)
 
   /// libdeflate level, 1-12.
   public var level: Int32
