@@ -26,15 +26,9 @@ import Testing
     }
   }
 
+  /// Incompressible bytes with a gzip magic, as a layer starts.
   static func layer(_ size: Int, seed: UInt64) -> [UInt8] {
-    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-    var out = [UInt8](repeating: 0, count: size)
-    for i in 0..<size {
-      state ^= state << 13
-      state ^= state >> 7
-      state ^= state << 17
-      out[i] = UInt8(truncatingIfNeeded: state)
-    }
+    var out = pseudoRandomBytes(size, seed: seed &* 0x9E37_79B9_7F4A_7C15)
     if size >= 2 {
       out[0] = 0x1f
       out[1] = 0x8b

@@ -64,6 +64,14 @@ import Testing
     return try #require(object as? [String: Any], "\(output)")
   }
 
+  /// The name of the largest file in a layout's `blobs/sha256` (a layer).
+  static func largestBlob(in blobDir: String) throws -> String? {
+    func size(_ name: String) -> Int {
+      (try? FileManager.default.attributesOfItem(atPath: blobDir + "/" + name)[.size]) as? Int ?? 0
+    }
+    return try FileManager.default.contentsOfDirectory(atPath: blobDir).max { size($0) < size($1) }
+  }
+
   static func sha256(file: String) throws -> Digest {
     SHA256Hasher.digest(try Data(contentsOf: URL(fileURLWithPath: file)))
   }
@@ -116,12 +124,7 @@ import Testing
       #expect(try Self.sha256(file: out2) == (try Self.sha256(file: out1)))
 
       let blobDir = setup.layouts[0] + "/blobs/sha256"
-      let largest = try #require(
-        try FileManager.default.contentsOfDirectory(atPath: blobDir).max { lhs, rhs in
-          let l = try? FileManager.default.attributesOfItem(atPath: blobDir + "/" + lhs)[.size]
-          let r = try? FileManager.default.attributesOfItem(atPath: blobDir + "/" + rhs)[.size]
-          return (l as? Int ?? 0) < (r as? Int ?? 0)
-        })
+      let largest = try #require(try Self.largestBlob(in: blobDir))
       let layer = try Data(contentsOf: URL(fileURLWithPath: blobDir + "/" + largest))
 
       // A cached layer torn after it was stored (same size, other bytes; the cache is not
@@ -266,12 +269,7 @@ import Testing
       // A registry serving other bytes for a layer (its storage edited on disk; docker-registry
       // does not re-check): the export names the blob, keeps nothing of it, writes nothing.
       let blobDir = setup.layouts[0] + "/blobs/sha256"
-      let layer = try #require(
-        try FileManager.default.contentsOfDirectory(atPath: blobDir).max { lhs, rhs in
-          let l = try? FileManager.default.attributesOfItem(atPath: blobDir + "/" + lhs)[.size]
-          let r = try? FileManager.default.attributesOfItem(atPath: blobDir + "/" + rhs)[.size]
-          return (l as? Int ?? 0) < (r as? Int ?? 0)
-        })
+      let layer = try #require(try Self.largestBlob(in: blobDir))
       let stored =
         first.registry.storagePath
         + "/docker/registry/v2/blobs/sha256/\(layer.prefix(2))/\(layer)/data"
