@@ -234,12 +234,13 @@ final class InterruptCleanup: @unchecked Sendable {
 
 /// Renders export events on stderr: one rewritten line per phase on a TTY (bytes, rate,
 /// ETA), plain log lines otherwise (CI logs and pipes should not fill with carriage returns).
+/// Phases overlap (layers download while the files are fetched and while the archive is
+/// packed), so each keeps its own total and start; the line shows the latest progress.
 final class ExportProgressPrinter: @unchecked Sendable {
   private let tty: Bool
   private let lock = NSLock()
-  private var phase: ExportPhase?
-  private var total: Int64 = 0
-  private var started = Date()
+  private var totals: [ExportPhase: Int64] = [:]
+  private var started: [ExportPhase: Date] = [:]
   private var lastDraw = Date.distantPast
 
   init(tty: Bool) {
@@ -251,16 +252,15 @@ final class ExportProgressPrinter: @unchecked Sendable {
     defer { lock.unlock() }
     switch event {
     case .phaseStarted(let phase, let total):
-      self.phase = phase
-      self.total = total
-      started = Date()
+      totals[phase] = total
+      started[phase] = Date()
       if !tty { write("kk: \(phase.rawValue): started (\(describe(total, phase)))\n") }
     case .progress(let phase, let done):
       guard tty, Date().timeIntervalSince(lastDraw) > 0.2 else { return }
       lastDraw = Date()
       write("\r\u{1B}[K" + line(phase, done: done))
     case .phaseFinished(let phase):
-      let seconds = Date().timeIntervalSince(started)
+      let seconds = Date().timeIntervalSince(started[phase] ?? Date())
       let text = String(format: "kk: %@: done in %.1f s", phase.rawValue, seconds)
       write(tty ? "\r\u{1B}[K\(text)\n" : "\(text)\n")
     case .warning(let message):
@@ -279,10 +279,11 @@ final class ExportProgressPrinter: @unchecked Sendable {
   }
 
   private func line(_ phase: ExportPhase, done: Int64) -> String {
+    let total = totals[phase] ?? 0
     if phase == .resolve || phase == .files {
       return "kk: \(phase.rawValue): \(done)/\(total) \(phase == .files ? "files" : "images")"
     }
-    let seconds = Date().timeIntervalSince(started)
+    let seconds = Date().timeIntervalSince(started[phase] ?? Date())
     let rate = seconds > 0 ? Double(done) / seconds : 0
     let eta = rate > 0 ? Double(total - done) / rate : 0
     return String(
