@@ -35,7 +35,7 @@ public final class ArchiveWriter {
   /// Where bytes go until `finish()`.
   public var partialPath: String { sink.file.partialPath }
 
-  /// Threads that deflate chunks of large raw entries: the cores, at most 4.
+  /// Threads that deflate chunks of large raw entries: the cores, at least 4, at most 8.
   public static var defaultWorkers: Int { ChunkedDeflater.defaultWorkers }
 
   /// How large raw entries are chunked (nil: they go in the serial members at zlib level 4).

@@ -81,9 +81,13 @@ final class ChunkedDeflater {
     for job in inFlight { job.done.wait() }
   }
 
-  /// The default worker count: the cores, at most 4 (pack also runs two hashing lanes).
+  /// The default worker count: the cores, at least 4 and at most 8. More workers than
+  /// cores on a small machine: the packing thread and the artifact's hash and write threads
+  /// share the cores, and members are emitted in order, so spare jobs keep both cores busy
+  /// while one waits (2 cores, cold export with 660 MB of binaries, 6 interleaved pairs:
+  /// median 4.55 s with 4 workers, 5.05 s with 2). Never changes the bytes.
   static var defaultWorkers: Int {
-    min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))
+    max(4, min(8, ProcessInfo.processInfo.activeProcessorCount))
   }
 
   /// Adds bytes of the entry; full chunks go to the workers, finished members to `emit`.
