@@ -103,8 +103,8 @@ final class PartialFile {
     }
   }
 
-  /// Writes `pieces` in order (the data of stored members: large pieces between 5-byte
-  /// block headers).
+  /// Writes `pieces` in order (stored blocks given in memory: 5-byte headers between pieces
+  /// of data).
   func write(gathering pieces: [UnsafeRawBufferPointer]) throws(ArchiveError) {
     for piece in pieces { try write(piece) }
   }

@@ -7,13 +7,13 @@ import CLibdeflate
 #endif
 
 /// The data of an already-compressed entry (a gzip or zstd layer, a `.tgz`) as one gzip
-/// member of stored deflate blocks, written straight from the reader's buffer.
+/// member of stored deflate blocks.
 ///
 /// Why not zlib at level 0: zlib copies every byte into its output buffer and runs its own
 /// crc32 (4 GB/s here) before the copy into the file; on a warm export those two passes were a
 /// quarter of the packing thread's time. A stored block is only a 5-byte header in front of
-/// up to 65535 bytes, so the data goes to the file with `writev` beside the headers and its
-/// crc32 comes from libdeflate (PCLMUL, ~10 GB/s). Blocks start every 65535 bytes from the
+/// up to 65535 bytes, so a file's data is read straight into the artifact's output buffers
+/// between the headers (`fill`), and its crc32 comes from libdeflate (PCLMUL, ~10 GB/s). Blocks start every 65535 bytes from the
 /// entry's first data byte and the header is zlib's for level 0 (no name, mtime 0, XFL 4,
 /// OS 3), so the member depends only on the entry's bytes: cold and warm artifacts match.
 final class StoredMember {
@@ -26,7 +26,7 @@ final class StoredMember {
   let size: Int64
   private(set) var offset: Int64 = 0
   private var crc: UInt32 = 0
-  /// Reused per `write`: the block headers and the pieces handed to `writev`.
+  /// Reused per `write`: the block headers and the pieces handed to the file.
   private var headers: [UInt8] = []
   private var pieces: [UnsafeRawBufferPointer] = []
 
