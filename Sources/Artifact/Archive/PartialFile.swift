@@ -103,12 +103,6 @@ final class PartialFile {
     }
   }
 
-  /// Writes `pieces` in order (stored blocks given in memory: 5-byte headers between pieces
-  /// of data).
-  func write(gathering pieces: [UnsafeRawBufferPointer]) throws(ArchiveError) {
-    for piece in pieces { try write(piece) }
-  }
-
   /// Space the caller may fill directly (zlib writes into it), then `didFill(_:)`: the rest
   /// of the buffer being filled, never empty. Only full buffers are handed to the writer, so
   /// the space may be small; zlib takes any.

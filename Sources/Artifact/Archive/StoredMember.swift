@@ -26,9 +26,6 @@ final class StoredMember {
   let size: Int64
   private(set) var offset: Int64 = 0
   private var crc: UInt32 = 0
-  /// Reused per `write`: the block headers and the pieces handed to the file.
-  private var headers: [UInt8] = []
-  private var pieces: [UnsafeRawBufferPointer] = []
 
   init(size: Int64) {
     precondition(size > 0, "a stored member holds at least one byte")
@@ -44,35 +41,15 @@ final class StoredMember {
         actual: offset + Int64(bytes.count))
     }
     crc = UInt32(truncatingIfNeeded: libdeflate_crc32(crc, base, bytes.count))
-    // Where each piece of `bytes` starts and how long it is; headers go in `headers` first so
-    // that the array does not move while `pieces` points into it.
-    var layout: [(header: Int?, start: Int, count: Int)] = []
-    headers.removeAll(keepingCapacity: true)
     var position = 0
-    var at = offset
     while position < bytes.count {
-      let intoBlock = Int(at % Int64(Self.blockSize))
-      var header: Int?
-      if intoBlock == 0 {
-        header = headers.count
-        headers += blockHeader(at: at)
-      }
+      let intoBlock = Int(offset % Int64(Self.blockSize))
+      if intoBlock == 0 { try writeHeader(at: offset, to: file) }
       let count = min(Self.blockSize - intoBlock, bytes.count - position)
-      layout.append((header, position, count))
+      try file.write(UnsafeRawBufferPointer(start: base + position, count: count))
       position += count
-      at += Int64(count)
+      offset += Int64(count)
     }
-    try headers.withUnsafeBytes { headerBytes in
-      pieces.removeAll(keepingCapacity: true)
-      for piece in layout {
-        if let header = piece.header {
-          pieces.append(UnsafeRawBufferPointer(rebasing: headerBytes[header..<header + 5]))
-        }
-        pieces.append(UnsafeRawBufferPointer(start: base + piece.start, count: piece.count))
-      }
-      return Result { () throws(ArchiveError) in try file.write(gathering: pieces) }
-    }.get()
-    offset = at
   }
 
   /// Reads the rest of the member's bytes from `fd` straight into `file`'s buffers, between
@@ -84,11 +61,7 @@ final class StoredMember {
   ) throws(ArchiveError) {
     while offset < size {
       let intoBlock = Int(offset % Int64(Self.blockSize))
-      if intoBlock == 0 {
-        try blockHeader(at: offset).withUnsafeBytes { bytes in
-          Result { () throws(ArchiveError) in try file.write(bytes) }
-        }.get()
-      }
+      if intoBlock == 0 { try writeHeader(at: offset, to: file) }
       let space = try file.spare()
       let want = Int(min(Int64(min(space.count, Self.blockSize - intoBlock)), size - offset))
       var n: Int
@@ -105,7 +78,14 @@ final class StoredMember {
     }
   }
 
-  /// The 5-byte header of the stored block starting at `at` (a multiple of `blockSize`).
+  /// Writes the 5-byte header of the stored block starting at `start`.
+  private func writeHeader(at start: Int64, to file: PartialFile) throws(ArchiveError) {
+    try blockHeader(at: start).withUnsafeBytes { bytes in
+      Result { () throws(ArchiveError) in try file.write(bytes) }
+    }.get()
+  }
+
+  /// The 5-byte header of the stored block starting at `start` (a multiple of `blockSize`).
   private func blockHeader(at start: Int64) -> [UInt8] {
     let length = UInt16(min(Int64(Self.blockSize), size - start))
     let final: UInt8 = start + Int64(length) == size ? 1 : 0

@@ -1,4 +1,4 @@
-/// The bounded-parallel loop the export uses for image resolution and file downloads: at
+/// The bounded-parallel loop of image resolution, file downloads and push requests: at
 /// most `limit` tasks at once, every item tried, results in input order.
 ///
 /// Why one helper: "start N, then one more as each finishes, keep the result by position" is

@@ -102,12 +102,11 @@ final class ArrivalBoard: @unchecked Sendable {
   private let condition = NSCondition()
   private var pending: Set<Digest>
   /// Landed blobs this run downloaded: hashed against their digest as they were stored.
-  private var fetched: Set<Digest>
+  private var fetched: Set<Digest> = []
   private var failure: ExportError?
 
-  init(pending: Set<Digest>, fetched: Set<Digest> = []) {
+  init(pending: Set<Digest>) {
     self.pending = pending
-    self.fetched = fetched
   }
 
   /// Adds blobs this export already stored and hashed (see `wait(for:)`).

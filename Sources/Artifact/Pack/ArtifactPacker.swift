@@ -84,7 +84,6 @@ public enum ArtifactPacker {
     var written: Int64 = 0
     let file: WrittenArchive
     let lane = verify ? BlobFactsLane() : nil
-    let observe = lane.map { lane in { (bytes: UnsafeRawBufferPointer) in lane.update(bytes) } }
     let forms =
       reuseCompressed ? writer.chunking.map { CompressedForms(store: store, parameters: $0) } : nil
     var captures: [CompressedForms.Capture] = []
@@ -112,29 +111,21 @@ public enum ArtifactPacker {
           try writer.addGzipMembers(name: name, size: blob.size, members: form.path)
         } else {
           let capture = cacheable && verify ? forms?.capture(blob) : nil
-          // A layer this export just downloaded was hashed as it was stored; hashing it again
-          // here would only re-check the page cache (a blob from an earlier run is hashed:
-          // a cache on disk can rot, be torn by a power cut or edited).
-          // A layer (stored, not deflated) is hashed right here as it is read into the output
-          // buffers: the packing thread has nothing else to do for it, and the file writer
-          // hashes the artifact on the other core; the lane (a copy, a third busy thread) is
-          // for blobs whose bytes the packing thread deflates or feeds to zlib.
-          let inline = !checkedOnArrival && lane != nil && hint == .compressed
-          let inspector = inline ? BlobInspector(hashing: blob.digest.algorithm == .sha256) : nil
-          let observed = checkedOnArrival || inline ? nil : lane
-          observed?.begin(blob.digest)
+          let check = BlobCheck(
+            verifying: lane != nil, checkedOnArrival: checkedOnArrival, hint: hint,
+            digest: blob.digest)
+          if case .lane = check { lane?.begin(blob.digest) }
           let encoding = try writer.addFile(
-            name: name, path: path, hint: hint,
-            observe: inspector.map { inspector in { inspector.write($0) } }
-              ?? (observed == nil ? nil : observe),
+            name: name, path: path, hint: hint, observe: check.observer(lane: lane),
             capture: capture.map { capture in { capture.write($0) } })
-          observed?.end()
-          if let inspector {
-            lane?.record(blob.digest, facts: inspector.finish())
-          } else if checkedOnArrival {
+          switch check {
+          case .none: break
+          case .onArrival:
             lane?.record(
               blob.digest,
               facts: BlobFacts(size: blob.size, actualDigest: blob.digest, content: nil))
+          case .inline(let inspector): lane?.record(blob.digest, facts: inspector.finish())
+          case .lane: lane?.end()
           }
           if let capture {
             if case .chunked = encoding { captures.append(capture) } else { capture.discard() }
@@ -207,5 +198,43 @@ public enum DiskSpace {
   public static func require(_ bytes: Int64, at path: String, what: String) throws(ExportError) {
     guard let free = available(at: path), free < bytes else { return }
     throw .diskSpace(path: path, needed: bytes, available: free, what: what)
+  }
+}
+
+/// How the packer checks one blob's digest while it copies it.
+private enum BlobCheck {
+  /// Not at all (`--skip-verify`).
+  case none
+  /// Already: this export downloaded it and hashed it as it was stored; hashing it again
+  /// would only re-check the page cache (a blob from an earlier run is hashed: a cache on disk
+  /// can rot, be torn by a power cut or edited).
+  case onArrival
+  /// On the packing thread as it is read into the output buffers: a layer (stored, not
+  /// deflated) leaves that thread nothing else to do, and the file writer hashes the artifact
+  /// on the other core.
+  case inline(BlobInspector)
+  /// On the facts lane (a copy, a thread of its own): for blobs whose bytes the packing thread
+  /// deflates or feeds to zlib.
+  case lane
+
+  init(verifying: Bool, checkedOnArrival: Bool, hint: EntryCompressibility, digest: Digest) {
+    if !verifying {
+      self = .none
+    } else if checkedOnArrival {
+      self = .onArrival
+    } else if hint == .compressed {
+      self = .inline(BlobInspector(hashing: digest.algorithm == .sha256))
+    } else {
+      self = .lane
+    }
+  }
+
+  /// What sees the blob's bytes as they are read.
+  func observer(lane: BlobFactsLane?) -> ((UnsafeRawBufferPointer) -> Void)? {
+    switch self {
+    case .none, .onArrival: return nil
+    case .inline(let inspector): return { inspector.write($0) }
+    case .lane: return lane.map { lane in { lane.update($0) } }
+    }
   }
 }

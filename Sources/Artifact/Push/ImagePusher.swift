@@ -54,22 +54,12 @@ public final class ImagePusher: Sendable {
     await learnPresence()
     expectUploads(upfront: false)
     startEarlyManifests { digest in try? store.readJSON(digest) }
-    await withTaskGroup(of: Void.self) { group in
-      var running = 0
-      for use in uses {
-        if running >= parallel {
-          await group.next()
-          running -= 1
+    await limited(uses) { use in
+      await self.pushBlob(use.blob, to: use.repositories, rereadable: true) {
+        guard store.contains(use.blob.digest) else {
+          throw PushError.source("blob \(use.blob.digest) is not in \(store.root)")
         }
-        running += 1
-        group.addTask {
-          await self.pushBlob(use.blob, to: use.repositories, rereadable: true) {
-            guard store.contains(use.blob.digest) else {
-              throw PushError.source("blob \(use.blob.digest) is not in \(store.root)")
-            }
-            return try store.open(use.blob.digest)
-          }
-        }
+        return try store.open(use.blob.digest)
       }
     }
     await sessions.close()

@@ -161,18 +161,7 @@ extension ImagePusher {
   func limited<Item: Sendable>(
     _ items: [Item], lanes: Int? = nil, _ work: @escaping @Sendable (Item) async -> Void
   ) async {
-    let lanes = lanes ?? parallel
-    await withTaskGroup(of: Void.self) { group in
-      var running = 0
-      for item in items {
-        if running >= lanes {
-          await group.next()
-          running -= 1
-        }
-        running += 1
-        group.addTask { await work(item) }
-      }
-    }
+    _ = await BoundedParallel.map(items, limit: lanes ?? parallel) { await work($0) }
   }
 }
 
