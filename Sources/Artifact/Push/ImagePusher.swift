@@ -155,24 +155,25 @@ public final class ImagePusher: Sendable {
       ledger.record(result, size: blob.size)
       return .sent
     } catch {
-      if factory.failure == nil, RepositoryRefusals.isRefusal(error) {
+      if factory.needsSecondPass {
+        ledger.deferToSecondPass(blob.digest)
+        return .failed
+      }
+      if RepositoryRefusals.isRefusal(error) {
         let reason = "blob \(blob.digest) into \(repository): \(error)"
         if refusals.record(repository, reason) {
           log("REFUSED \(client.host)/\(repository): \(error)")
         }
         return .refused(reason)
       }
-      switch factory.failure {
-      case .corrupt(let actual):
-        let reason = PushError.blobCorrupt(blob.digest, actual: actual, size: blob.size)
-        ledger.fail(blob.digest, reason.description)
-        log("FAILED blob \(blob.digest): \(reason)")
-      case .needsSecondPass:
-        ledger.deferToSecondPass(blob.digest)
-      case nil:
-        ledger.fail(blob.digest, "blob \(blob.digest) into \(repository): \(error)")
-        log("FAILED blob \(blob.digest) into \(client.host)/\(repository): \(error)")
+      var reason = "blob \(blob.digest) into \(repository): \(error)"
+      if case .digestRefused = error, let (actual, size) = factory.localDigest(),
+        actual != blob.digest || size != blob.size
+      {
+        reason = PushError.blobCorrupt(blob.digest, actual: actual, size: size).description
       }
+      ledger.fail(blob.digest, reason)
+      log("FAILED \(client.host): \(reason)")
       return .failed
     }
   }

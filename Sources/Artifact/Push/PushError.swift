@@ -13,8 +13,8 @@ public enum PushError: Error, Sendable, CustomStringConvertible {
   case malformed(what: String, reason: String)
   /// A manifest the graph needs is not in the artifact.
   case missingManifest(Digest, image: String)
-  /// A blob's bytes did not hash to its digest while being sent; the upload was aborted
-  /// before the registry committed it.
+  /// A blob's bytes in the artifact do not hash to its digest (found while planning, or
+  /// after the registry refused them with `DIGEST_INVALID`); the registry stored nothing.
   case blobCorrupt(Digest, actual: Digest, size: Int64)
   /// A blob could not be read again from the archive stream (a retry or a refused mount
   /// after the entry went by); it is retried in a second pass over the archive.
@@ -44,7 +44,7 @@ public enum PushError: Error, Sendable, CustomStringConvertible {
         "manifest \(digest) of \(image) is not in the artifact; the artifact is incomplete, export it again"
     case .blobCorrupt(let digest, let actual, let size):
       return
-        "blob \(digest) is corrupt in the artifact (its \(size) bytes hash to \(actual)); the upload was aborted, nothing referring to it was pushed"
+        "blob \(digest) is corrupt in the artifact (its \(size) bytes hash to \(actual)); the registry stored nothing and nothing referring to it was pushed; export the artifact again or copy it anew"
     case .needsSecondPass(let digest):
       return "blob \(digest) needs another read of the archive"
     case .blobNotInArchive(let digest):

@@ -20,57 +20,23 @@ final class MemorySource: ByteSource, @unchecked Sendable {
   }
 }
 
-/// Hashes a blob while it is uploaded and fails the read that delivers its last bytes when
-/// they do not hash to the expected digest: the request body is then incomplete, curl aborts
-/// it, and the registry never gets to commit the blob (no PUT `?digest=` completes).
-final class HashingSource: ByteSource, @unchecked Sendable {
-  // @unchecked: used by one transfer at a time.
-  private let base: any ByteSource
-  private let expected: Descriptor
-  private let hasher = SHA256Hasher()
-  private var count: Int64 = 0
-  private let onMismatch: @Sendable (Digest) -> Void
-
-  init(
-    _ base: any ByteSource, expected: Descriptor, onMismatch: @escaping @Sendable (Digest) -> Void
-  ) {
-    self.base = base
-    self.expected = expected
-    self.onMismatch = onMismatch
-  }
-
-  func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-    let n = try base.read(into: buffer)
-    guard n > 0 else { return 0 }
-    hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-    count += Int64(n)
-    if count >= expected.size {
-      let actual = hasher.finalize()
-      if actual != expected.digest || count != expected.size {
-        onMismatch(actual)
-        throw PushError.blobCorrupt(expected.digest, actual: actual, size: count)
-      }
-    }
-    return n
-  }
-}
-
-/// Hands `RegistryClient.pushBlob` a fresh verified source per attempt, and remembers why a
-/// blob cannot be sent: corrupt (never retried), or gone by in the archive stream (retried in
-/// a second pass).
+/// Hands `RegistryClient.pushBlob` a fresh source per attempt, and remembers a blob that
+/// cannot be sent from this pass over the archive (retried in a further pass).
+///
+/// Sources are not hashed on the way: the registry hashes what it receives and refuses a
+/// final `PUT ?digest=` that does not match (`DIGEST_INVALID`, required by the OCI
+/// distribution spec, done by docker-registry and Harbor), so a corrupt blob is never
+/// committed either way, and the registry's hash is the one that counts. Hashing here as
+/// well cost a push a sixth of its CPU on a machine the registry shares. When the registry
+/// refuses, ``localDigest()`` tells a corrupt source from bytes changed on the way.
 final class BlobSourceFactory: @unchecked Sendable {
   // @unchecked: mutable state guarded by `lock`.
-  enum Failure: Sendable {
-    case corrupt(Digest)
-    case needsSecondPass
-  }
-
   let descriptor: Descriptor
   private let make: @Sendable () throws -> any ByteSource
   let rereadable: Bool
   private let lock = NSLock()
   private var opened = 0
-  private var _failure: Failure?
+  private var _needsSecondPass = false
 
   init(
     _ descriptor: Descriptor, rereadable: Bool,
@@ -81,22 +47,36 @@ final class BlobSourceFactory: @unchecked Sendable {
     self.make = make
   }
 
-  var failure: Failure? { lock.withLock { _failure } }
+  /// The source was wanted again after its one read (a stream): send it in a further pass.
+  var needsSecondPass: Bool { lock.withLock { _needsSecondPass } }
 
   func open() throws -> any ByteSource {
     try lock.withLock {
-      if case .corrupt(let actual) = _failure {
-        throw PushError.blobCorrupt(descriptor.digest, actual: actual, size: descriptor.size)
-      }
       if !rereadable && opened > 0 {
-        _failure = .needsSecondPass
+        _needsSecondPass = true
         throw PushError.needsSecondPass(descriptor.digest)
       }
       opened += 1
     }
-    return HashingSource(try make(), expected: descriptor) { [self] actual in
-      lock.withLock { _failure = .corrupt(actual) }
+    return try make()
+  }
+
+  /// What the source's bytes hash to (nil when it cannot be read again): asked only after
+  /// the registry refused them, to name a corrupt blob as such.
+  func localDigest() -> (Digest, Int64)? {
+    guard rereadable, let source = try? make() else { return nil }
+    let hasher = SHA256Hasher()
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    defer { buffer.deallocate() }
+    var count: Int64 = 0
+    while count < descriptor.size {
+      let window = UnsafeMutableRawBufferPointer(
+        rebasing: buffer[0..<Int(min(Int64(buffer.count), descriptor.size - count))])
+      guard let n = try? source.read(into: window), n > 0 else { break }
+      hasher.update(UnsafeRawBufferPointer(rebasing: window[0..<n]))
+      count += Int64(n)
     }
+    return (hasher.finalize(), count)
   }
 }
 

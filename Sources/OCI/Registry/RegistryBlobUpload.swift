@@ -179,11 +179,7 @@ final class BlobUpload {
     guard response.status == 201 || response.status == 204 else {
       let codes = RegistryErrorEntry.parse(response.body).map(\.code)
       if response.status == 400, codes.contains("DIGEST_INVALID") {
-        throw .local(
-          "\(client.host) refused \(what) for \(repository) with DIGEST_INVALID: the bytes it "
-            + "received do not hash to that digest, so it stored nothing; the source is corrupt "
-            + "or something on the way changed the bytes (check the artifact with kk artifact verify)"
-        )
+        throw .digestRefused(host: client.host, repository: repository, digest: descriptor.digest)
       }
       throw client.failure(
         response, method: "PUT", path: url, repository: repository, digest: descriptor.digest)

@@ -29,6 +29,10 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
   case blobUnknown(host: String, repository: String, digest: Digest)
   /// Bytes received did not hash to the digest that names them.
   case digestMismatch(what: String, expected: Digest, actual: Digest)
+  /// The registry refused a finished upload with `DIGEST_INVALID`: the bytes it received do
+  /// not hash to the digest they were sent under, so it stored nothing. Registries must check
+  /// (OCI distribution spec), which is why a pusher need not hash what it sends.
+  case digestRefused(host: String, repository: String, digest: Digest)
   /// Bytes received were not the size the descriptor promised.
   case sizeMismatch(what: String, expected: Int64, actual: Int64)
   /// The server certificate did not verify.
@@ -74,6 +78,11 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case .digestMismatch(let what, let expected, let actual):
       return "digest mismatch for \(what): expected \(expected), got \(actual); the registry or a "
         + "proxy served different bytes, nothing was kept"
+    case .digestRefused(let host, let repository, let digest):
+      return
+        "\(host) refused blob \(digest) for \(repository) with DIGEST_INVALID: the bytes it "
+        + "received do not hash to that digest, so it stored nothing; the source is corrupt "
+        + "or something on the way changed the bytes (check the artifact with kk artifact verify)"
     case .sizeMismatch(let what, let expected, let actual):
       return
         "size mismatch for \(what): expected \(expected) bytes, got \(actual); nothing was kept"
