@@ -14,7 +14,7 @@
 # /usr/bin/time; warm page cache.
 #
 # Environment: KK_BENCH_SCRATCH (release build path, default .build-bench), KK_BENCH_NO_BUILD=1
-# (reuse the binary there), KK_BENCH_RUNS (runs per kk row, fastest kept; default 1).
+# (reuse the binary there), KK_BENCH_RUNS (runs per row, fastest kept; default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
@@ -48,17 +48,23 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 port=
-registry() { # NAME: an empty plain-HTTP docker-registry; sets $port
-  local i
-  rm -rf "${work:?}/$1" && mkdir -p "$work/$1"
+serial=0
+registry() { # NAME: an empty plain-HTTP docker-registry in a directory of its own; sets $port
+  # Every run gets a new directory and old ones are removed only at the end: ext4 scans past
+  # recently deleted inodes when it allocates (recently_deleted), so deleting the previous
+  # run's 750 MiB registry right before a run taxed whichever tool ran next.
+  local i dir
+  serial=$((serial + 1))
+  dir="$work/registries/$1-$serial"
+  mkdir -p "$dir"
   port=$(bench_free_port)
-  cat >"$work/$1/config.yml" <<YML
+  cat >"$dir/config.yml" <<YML
 version: 0.1
 log: {level: error}
-storage: {filesystem: {rootdirectory: $work/$1/data}, delete: {enabled: true}}
+storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}
 http: {addr: 127.0.0.1:$port}
 YML
-  docker-registry serve "$work/$1/config.yml" >"$work/$1/log" 2>&1 &
+  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
   pids+=($!)
   for i in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && return; sleep 0.1; done
   echo "registry $1 did not start" >&2
@@ -81,34 +87,37 @@ kk_push() { # LOG PORT ARGS...: prints "seconds rss_kib"
   t1=$(now)
   echo "$(calc "$t1 - $t0") $(cat "$work/rss")"
 }
-best() { # NAME LOG ARGS...: first push into a fresh registry and the re-push, fastest of $runs
-  local name=$1 log=$2 i s rss re rerss
-  shift 2
-  first_s=999999 re_s=999999
-  for i in $(seq "$runs"); do
-    registry "$name"
-    read -r s rss < <(kk_push "$log" "$port" "$@")
-    read -r re rerss < <(kk_push "re-$log" "$port" "$@")
-    if awk "BEGIN { exit !($s < $first_s) }"; then first_s=$s first_rss=$rss; fi
-    if awk "BEGIN { exit !($re < $re_s) }"; then re_s=$re re_rss=$rerss; fi
-  done
-}
+# Fastest of $runs for each row; the tools take turns within each run (skopeo, kk
+# --images-dir, kk -a), each into a fresh registry, after a `sync` (the previous push's dirty
+# pages would otherwise be written back during the next one).
+min() { awk "BEGIN { print ($1 < $2) ? $1 : $2 }"; }
 cat "$layout"/blobs/sha256/* "$artifact" >/dev/null
-
-# skopeo gets the same treatment as kk: a fresh registry per run, fastest of $runs.
+rm -rf "${work:?}/registries"
 skopeo_s=999999 skopeo_re=999999
+dir_s=999999 redir_s=999999 art_s=999999 reart_s=999999
 for i in $(seq "$runs"); do
   registry skopeo
-  t0=$(now); skopeo_all "$port"; t1=$(now); s=$(calc "$t1 - $t0")
-  t0=$(now); skopeo_all "$port"; t1=$(now); re=$(calc "$t1 - $t0")
-  if awk "BEGIN { exit !($s < $skopeo_s) }"; then skopeo_s=$s; fi
-  if awk "BEGIN { exit !($re < $skopeo_re) }"; then skopeo_re=$re; fi
-done
+  sync
+  t0=$(now); skopeo_all "$port"; t1=$(now); skopeo_s=$(min "$(calc "$t1 - $t0")" "$skopeo_s")
+  t0=$(now); skopeo_all "$port"; t1=$(now); skopeo_re=$(min "$(calc "$t1 - $t0")" "$skopeo_re")
 
-best kkdir kk-dir.log --images-dir "$layout"
-dir_s=$first_s dir_rss=$first_rss redir_s=$re_s redir_rss=$re_rss
-best kkart kk-art.log -a "$artifact"
-art_s=$first_s art_rss=$first_rss reart_s=$re_s reart_rss=$re_rss
+  registry kkdir
+  sync
+  read -r s rss < <(kk_push kk-dir.log "$port" --images-dir "$layout")
+  if awk "BEGIN { exit !($s < $dir_s) }"; then dir_s=$s dir_rss=$rss; fi
+  read -r s rss < <(kk_push re-kk-dir.log "$port" --images-dir "$layout")
+  if awk "BEGIN { exit !($s < $redir_s) }"; then redir_s=$s redir_rss=$rss; fi
+
+  registry kkart
+  sync
+  read -r s rss < <(kk_push kk-art.log "$port" -a "$artifact")
+  if awk "BEGIN { exit !($s < $art_s) }"; then art_s=$s art_rss=$rss; fi
+  read -r s rss < <(kk_push re-kk-art.log "$port" -a "$artifact")
+  if awk "BEGIN { exit !($s < $reart_s) }"; then reart_s=$s reart_rss=$rss; fi
+done
+cleanup
+pids=()
+rm -rf "${work:?}/registries"
 
 ratio() { awk "BEGIN { printf \"%.2fx\", $1 / $2 }"; }
 size=$(stat -c %s "$artifact")

@@ -97,6 +97,30 @@ struct PushCorruptTests {
     }
   }
 
+  @Test("a damaged gzip artifact read by offset: the layer's crc32 names it, it never lands")
+  func damagedMemberInAGzipArtifact() async throws {
+    let fixture = try await ImportFixture(filePaths: [])
+    let bad = try Self.ownLayer(fixture.images)
+    let archive = try fixture.pack("damaged.tar.gz")
+    let map = try #require(try ArchiveMap.map(path: archive))
+    guard case .members(let spans)? = map.entries["blobs/sha256/\(bad.encoded)"]?.placement,
+      let span = spans.first, span.data > 16
+    else {
+      Issue.record("the layer is not a member of its own")
+      return
+    }
+    var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: archive)))
+    bytes[Int(span.offset) + MemberLengths.headerSize + 5 + Int(span.data) / 2] ^= 0x40
+    try Data(bytes).write(to: URL(fileURLWithPath: archive))
+    try await withTestRegistry(.plain) { registry in
+      let report = try await PushTests.pushArchive(archive, to: registry, continueOnError: true)
+      let named = report.failed.filter { $0.reason.contains(bad.description) }
+      #expect(!named.isEmpty, "\(report.failed)")
+      #expect(named.allSatisfy { $0.reason.contains("crc32") }, "\(named)")
+      try await Self.expectNotLanded(bad, fixture.images, in: registry, othersPushed: true)
+    }
+  }
+
   @Test(
     "bytes changed on the way: DIGEST_INVALID names the blob, no manifest refers to it",
     .timeLimit(.minutes(2)))

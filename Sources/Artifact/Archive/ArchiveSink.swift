@@ -53,10 +53,11 @@ final class ArchiveSink {
   /// member of stored blocks (`StoredMember`).
   func beginStored(size: Int64) throws(ArchiveError) {
     guard let gzip else { throw .misuse("\(file.finalPath): stored members in a non-gzip") }
-    try StoredMember.header.withUnsafeBytes { bytes in
+    let member = StoredMember(size: size)
+    try member.header.withUnsafeBytes { bytes in
       Result { () throws(ArchiveError) in try gzip.writeMembers(bytes) }
     }.get()
-    mode = .stored(StoredMember(size: size))
+    mode = .stored(member)
   }
 
   /// Ends the stored member with its trailer; what follows (the tar padding) starts a serial

@@ -65,7 +65,7 @@ extension ArchiveWriter {
     do throws(ArchiveError) {
       try writeHeader(name: name, size: size)
       let member = StoredMember(size: size)
-      try StoredMember.header.withUnsafeBytes { bytes in
+      try member.header.withUnsafeBytes { bytes in
         Result { () throws(ArchiveError) in try sink.writeMembers(bytes) }
       }.get()
       try member.fill(from: fd, path: file, into: sink.file, observe: observe)

@@ -13,15 +13,14 @@ import CLibdeflate
 /// crc32 (4 GB/s here) before the copy into the file; on a warm export those two passes were a
 /// quarter of the packing thread's time. A stored block is only a 5-byte header in front of
 /// up to 65535 bytes, so a file's data is read straight into the artifact's output buffers
-/// between the headers (`fill`), and its crc32 comes from libdeflate (PCLMUL, ~10 GB/s). Blocks start every 65535 bytes from the
-/// entry's first data byte and the header is zlib's for level 0 (no name, mtime 0, XFL 4,
-/// OS 3), so the member depends only on the entry's bytes: cold and warm artifacts match.
+/// between the headers (`fill`), and its crc32 comes from libdeflate (PCLMUL, ~10 GB/s).
+/// Blocks start every 65535 bytes from the entry's first data byte and the header carries the
+/// member's lengths (`MemberLengths`: no name, mtime 0, XFL 4, OS 3), so the member depends
+/// only on the entry's bytes (cold and warm artifacts match) and a reader can locate it
+/// without reading it.
 final class StoredMember {
   /// The largest stored block deflate allows (LEN is 16 bits).
   static let blockSize = 65535
-  /// gzip magic, deflate, no flags, mtime 0, XFL 4 (as zlib writes for level 0), OS 3 (Unix).
-  static let header: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 3]
-
   /// Bytes of entry data the member holds.
   let size: Int64
   private(set) var offset: Int64 = 0
@@ -30,6 +29,11 @@ final class StoredMember {
   init(size: Int64) {
     precondition(size > 0, "a stored member holds at least one byte")
     self.size = size
+  }
+
+  /// The member's gzip header, with its lengths.
+  var header: [UInt8] {
+    MemberLengths.stored(data: size, blockSize: Self.blockSize).header(xfl: 4)
   }
 
   /// Appends `bytes` (the next bytes of the entry) as stored blocks to `file`.
@@ -99,11 +103,6 @@ final class StoredMember {
     guard offset == size else {
       throw .sizeMismatch(path: path, entry: "(stored member)", declared: size, actual: offset)
     }
-    let isize = UInt32(truncatingIfNeeded: size)
-    return [
-      UInt8(crc & 0xff), UInt8((crc >> 8) & 0xff), UInt8((crc >> 16) & 0xff), UInt8(crc >> 24),
-      UInt8(isize & 0xff), UInt8((isize >> 8) & 0xff), UInt8((isize >> 16) & 0xff),
-      UInt8(isize >> 24),
-    ]
+    return MemberLengths.trailer(crc: crc, data: size)
   }
 }

@@ -2,9 +2,12 @@ import Blobstore
 import Foundation
 import OCI
 
-/// `images push -a FILE`: streams blobs straight from the archive into the registry.
+/// `images push -a FILE`: blobs go straight from the archive into the registry.
 ///
-/// One reader goes through the archive. In SPEC order `index.json` and every manifest come
+/// An archive kk wrote is first mapped (`ArchiveMap`: where each entry's data lies, learnt
+/// from its headers alone), and then pushed like a layout directory, `parallel` blobs at a
+/// time, each read by offset (`pushMapped`). Any other archive is read as a stream:
+/// one reader goes through it. In SPEC order `index.json` and every manifest come
 /// first, so the plan is complete after a few KiB and each following blob entry is uploaded
 /// as it is read (hashed on the way; a mismatch aborts the upload before the registry can
 /// commit it). Nothing is unpacked and nothing is copied to disk.
@@ -28,6 +31,12 @@ extension ImagePusher {
     log: @escaping @Sendable (String) -> Void,
     makePusher: (PushPlan) throws -> ImagePusher, dryRun: Bool = false
   ) async throws -> (plan: PushPlan, report: PushReport?) {
+    if let map = try ArchiveMap.map(path: path),
+      let mapped = try await pushMapped(
+        map, target: target, patterns: patterns, log: log, makePusher: makePusher, dryRun: dryRun)
+    {
+      return mapped
+    }
     let started = Date()
     let reader = try ArchiveReader(path: path)
     var indexJSON: [UInt8]?
@@ -203,5 +212,66 @@ extension ImagePusher {
     let parts = name.split(separator: "/")
     guard parts.count == 3, parts[0] == "blobs" else { return nil }
     return try? Digest(parsing: "\(parts[1]):\(parts[2])")
+  }
+}
+
+extension ImagePusher {
+  /// Pushes from a mapped archive; nil when the map lacks something the push needs (no
+  /// `index.json` or manifest in memory, a blob not readable by offset): the stream path
+  /// then reads the archive and reports what is wrong.
+  static func pushMapped(
+    _ map: ArchiveMap, target: @escaping (Reference) throws -> Reference?, patterns: [String],
+    log: @escaping @Sendable (String) -> Void, makePusher: (PushPlan) throws -> ImagePusher,
+    dryRun: Bool
+  ) async throws -> (plan: PushPlan, report: PushReport?)? {
+    guard case .inline(let indexJSON)? = map.entries["index.json"]?.placement else { return nil }
+    // Small blobs (manifests, configs) were read while mapping: hashed here, once.
+    var small: [Digest: [UInt8]] = [:]
+    var corrupt: [Digest: PushError] = [:]
+    var readable: [Digest: ArchiveMap.Entry] = [:]
+    for name in map.names {
+      guard let digest = blobDigest(name), let entry = map.entries[name] else { continue }
+      switch entry.placement {
+      case .inline(let bytes):
+        let actual = SHA256Hasher.digest(bytes)
+        if actual == digest {
+          small[digest] = bytes
+        } else {
+          corrupt[digest] = .blobCorrupt(digest, actual: actual, size: entry.size)
+        }
+      case .members, .contiguous: readable[digest] = entry
+      case .unavailable: break
+      }
+    }
+    let manifests = small
+    let outcome = try PushPlanner.plan(
+      indexJSON: indexJSON, manifest: { manifests[$0] }, target: target, patterns: patterns)
+    guard case .complete(let plan) = outcome else {
+      if case .waiting(let missing) = outcome,
+        let bad = missing.sorted().lazy.compactMap({ corrupt[$0] }).first
+      {
+        throw bad
+      }
+      return nil
+    }
+    let needed = plan.blobUses.map(\.blob.digest)
+    guard needed.allSatisfy({ small[$0] != nil || readable[$0] != nil || corrupt[$0] != nil })
+    else { return nil }
+    if dryRun { return (plan, nil) }
+    let pusher = try makePusher(plan)
+    for (digest, reason) in corrupt.sorted(by: { $0.key < $1.key }) where pusher.uses[digest] != nil
+    {
+      pusher.ledger.fail(digest, reason.description)
+      log("FAILED blob \(digest): \(reason)")
+    }
+    let entries = readable
+    let report = await pusher.push(
+      manifest: { manifests[$0] },
+      open: { digest in
+        if let bytes = manifests[digest] { return MemorySource(bytes) }
+        guard let entry = entries[digest] else { throw PushError.blobNotInArchive(digest) }
+        return try ArchiveEntrySource(entry, in: map)
+      })
+    return (plan, report)
   }
 }

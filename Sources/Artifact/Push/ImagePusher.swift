@@ -48,22 +48,34 @@ public final class ImagePusher: Sendable {
   /// Pushes from an OCI layout directory (an unpacked artifact, or `kubekey/images`), `parallel`
   /// blobs at a time.
   public func push(from store: BlobStore) async -> PushReport {
+    await push(
+      manifest: { digest in try? store.readJSON(digest) },
+      open: { digest in
+        guard store.contains(digest) else {
+          throw PushError.source("blob \(digest) is not in \(store.root)")
+        }
+        return try store.open(digest)
+      })
+  }
+
+  /// Pushes blobs that can each be opened any number of times, in any order (a layout, a
+  /// mapped archive), `parallel` at a time, then the manifests.
+  func push(
+    manifest: @escaping @Sendable (Digest) -> [UInt8]?,
+    open: @escaping @Sendable (Digest) throws -> any ByteSource
+  ) async -> PushReport {
     let started = Date()
-    let uses = plan.blobUses
     // All HEADs first, in parallel: uploads then skip theirs (one round trip less each).
     await learnPresence()
     expectUploads(upfront: false)
-    startEarlyManifests { digest in try? store.readJSON(digest) }
-    await limited(uses) { use in
+    startEarlyManifests(manifest)
+    await limited(plan.blobUses) { use in
       await self.pushBlob(use.blob, to: use.repositories, rereadable: true) {
-        guard store.contains(use.blob.digest) else {
-          throw PushError.source("blob \(use.blob.digest) is not in \(store.root)")
-        }
-        return try store.open(use.blob.digest)
+        try open(use.blob.digest)
       }
     }
     await sessions.close()
-    await pushManifests { digest in try? store.readJSON(digest) }
+    await pushManifests(manifest)
     return finish(started)
   }
 

@@ -1,0 +1,209 @@
+import CZlib
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Where each entry's data lies in an artifact file, learnt without reading that data, so that
+/// entries can be read in any order and several at once (`ArchiveEntrySource`).
+///
+/// Why: an archive read as a stream gives one entry at a time, and a push from it kept one
+/// upload busy while the registry could take six. A gzip artifact kk wrote is a chain of
+/// members: small serial ones (tar headers, JSON), which are inflated here, and one member per
+/// layer (stored blocks) or per 1 MiB of a binary, whose headers carry their lengths
+/// (`MemberLengths`), which are hopped over. A plain tar is walked header to header. Anything
+/// else (zstd, a `tar czf` of a layout, entries kk does not write) is not mapped (`nil`): the
+/// caller reads it as a stream, as before.
+public struct ArchiveMap: Sendable {
+  /// Where one entry's bytes are.
+  public enum Placement: Sendable {
+    /// Read while mapping (small entries inside serial members).
+    case inline([UInt8])
+    /// In gzip data members of their own, in order.
+    case members([MemberSpan])
+    /// At this offset of an uncompressed tar, contiguous.
+    case contiguous(offset: Int64)
+    /// Inside serial members but over the in-memory budget: only a stream read gets it.
+    case unavailable
+  }
+
+  /// One gzip data member: where it starts in the file and its lengths.
+  public struct MemberSpan: Sendable, Equatable {
+    public let offset: Int64
+    public let member: Int64
+    public let data: Int64
+  }
+
+  public struct Entry: Sendable {
+    public let name: String
+    public let size: Int64
+    public let placement: Placement
+  }
+
+  public let path: String
+  /// The file, open for the entries' readers.
+  let file: ArchiveFile
+  /// Every regular entry by name.
+  public let entries: [String: Entry]
+  /// Entry names in archive order.
+  public let names: [String]
+
+  /// Bytes of small entries kept while mapping at most; inflating more than twice this from
+  /// serial members means the archive is not laid out as kk writes it, and mapping stops.
+  public static let defaultInlineLimit = 64 << 20
+
+  /// Maps `path`, or returns nil when it is not an archive that can be mapped (see the type's
+  /// documentation). Throws only when the file cannot be read.
+  public static func map(path: String, inlineLimit: Int = defaultInlineLimit)
+    throws(ArchiveError) -> ArchiveMap?
+  {
+    let file = try ArchiveFile(path: path)
+    var head = [UInt8](repeating: 0, count: 4)
+    guard try file.read(into: &head, at: 0) == 4 else { return nil }
+    var walker = TarWalker(inlineLimit: inlineLimit)
+    let mapped: Bool
+    if head[0] == 0x1f && head[1] == 0x8b {
+      mapped = try mapGzip(file, &walker, inflateLimit: Int64(inlineLimit) * 2)
+    } else if head == [0x28, 0xb5, 0x2f, 0xfd] {
+      mapped = false  // zstd frames carry no lengths a reader could hop by
+    } else {
+      mapped = try mapPlain(file, &walker)
+    }
+    guard mapped, walker.ended else { return nil }
+    return ArchiveMap(path: path, file: file, entries: walker.entries, names: walker.names)
+  }
+
+  /// Inflates serial members into the walker and hops over data members.
+  private static func mapGzip(_ file: ArchiveFile, _ walker: inout TarWalker, inflateLimit: Int64)
+    throws(ArchiveError) -> Bool
+  {
+    var offset: Int64 = 0
+    var inflated: Int64 = 0
+    var header = [UInt8](repeating: 0, count: MemberLengths.headerSize)
+    while offset < file.size && !walker.ended {
+      let n = try file.read(into: &header, at: offset)
+      guard n >= 10, header[0] == 0x1f, header[1] == 0x8b else { return false }
+      if let lengths = header.withUnsafeBytes({ MemberLengths.parse($0) }) {
+        guard offset + lengths.member <= file.size,
+          walker.member(MemberSpan(offset: offset, member: lengths.member, data: lengths.data))
+        else { return false }
+        offset += lengths.member
+        continue
+      }
+      guard
+        let (consumed, produced) = try inflateMember(
+          file, at: offset, into: &walker, budget: inflateLimit - inflated),
+        consumed > 0
+      else { return false }
+      offset += consumed
+      inflated += produced
+    }
+    return true
+  }
+
+  /// Inflates the gzip member at `offset` into the walker: (input bytes, output bytes), or
+  /// nil when it is damaged, truncated, inflates to more than `budget` bytes or is not a tar
+  /// stream the walker follows.
+  private static func inflateMember(
+    _ file: ArchiveFile, at offset: Int64, into walker: inout TarWalker, budget: Int64
+  ) throws(ArchiveError) -> (Int64, Int64)? {
+    var stream = z_stream()
+    guard kk_inflate_init2(&stream, 16 + 15) == Z_OK else { return nil }
+    defer { inflateEnd(&stream) }
+    let input = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
+    let output = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
+    defer {
+      input.deallocate()
+      output.deallocate()
+    }
+    var position = offset
+    while true {
+      if stream.avail_in == 0 {
+        let n = try file.read(into: input, at: position)
+        guard n > 0 else { return nil }  // the file ends inside the member
+        position += Int64(n)
+        stream.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        stream.avail_in = UInt32(n)
+      }
+      stream.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
+      stream.avail_out = UInt32(output.count)
+      let status = inflate(&stream, Z_NO_FLUSH)
+      guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else { return nil }
+      let produced = output.count - Int(stream.avail_out)
+      guard Int64(stream.total_out) <= budget,
+        walker.feed(UnsafeRawBufferPointer(rebasing: output[..<produced]))
+      else { return nil }
+      if status == Z_STREAM_END { return (Int64(stream.total_in), Int64(stream.total_out)) }
+      if status == Z_BUF_ERROR && stream.avail_in != 0 { return nil }
+    }
+  }
+
+  /// Walks a plain tar from header to header, reading only headers and pax records.
+  private static func mapPlain(_ file: ArchiveFile, _ walker: inout TarWalker)
+    throws(ArchiveError) -> Bool
+  {
+    var offset: Int64 = 0
+    var block = [UInt8](repeating: 0, count: TarWalker.block)
+    while !walker.ended {
+      guard try file.read(into: &block, at: offset) == block.count else { return false }
+      offset += Int64(block.count)
+      guard block.withUnsafeBytes({ walker.feed($0) }) else { return false }
+      if walker.dataSize != nil {
+        guard let skip = walker.contiguous(at: offset), offset + skip <= file.size else {
+          return false
+        }
+        offset += skip
+      }
+    }
+    return true
+  }
+}
+
+/// An archive file open for positioned reads from several threads at once.
+final class ArchiveFile: @unchecked Sendable {
+  // @unchecked: the descriptor is only used with pread, which keeps no file position.
+  let path: String
+  let fd: Int32
+  let size: Int64
+
+  init(path: String) throws(ArchiveError) {
+    self.path = path
+    fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw .io(path: path, operation: "open for reading", errno: errno) }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else {
+      let code = errno
+      close(fd)
+      throw .io(path: path, operation: "stat", errno: code)
+    }
+    size = Int64(info.st_size)
+  }
+
+  deinit { close(fd) }
+
+  /// Reads up to `buffer.count` bytes at `offset`; fewer only at the end of the file.
+  func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ArchiveError)
+    -> Int
+  {
+    var done = 0
+    while done < buffer.count {
+      let n = pread(
+        fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw .io(path: path, operation: "read", errno: errno)
+      }
+      if n == 0 { break }
+      done += n
+    }
+    return done
+  }
+
+  func read(into bytes: inout [UInt8], at offset: Int64) throws(ArchiveError) -> Int {
+    try bytes.withUnsafeMutableBytes { buffer in
+      Result { () throws(ArchiveError) in try read(into: buffer, at: offset) }
+    }.get()
+  }
+}
