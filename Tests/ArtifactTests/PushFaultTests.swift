@@ -37,6 +37,7 @@ struct PushFaultTests {
     return { try config.pushTarget(for: $0) }
   }
 
+  /// Every 3rd connection that moves more than 30000 bytes (an upload, not a HEAD) is cut.
   @Test(
     "every 3rd connection cut mid-body: push -a and --images-dir complete, digests equal",
     .timeLimit(.minutes(3)))
@@ -47,7 +48,11 @@ struct PushFaultTests {
     for source in ["archive", "directory", "chunks"] {
       try await withTestRegistry(.plain) { registry in
         try await withScriptServer(
-          "faultproxy.py", ["--upstream", registry.host, "--every", "3", "--after-bytes", "30000"],
+          "faultproxy.py",
+          [
+            "--upstream", registry.host, "--every", "3", "--after-bytes", "30000",
+            "--large-only",
+          ],
           logDirectory: fixture.scratch.path
         ) { proxy in
           let client = Self.client(via: proxy, chunked: source == "chunks")
