@@ -48,129 +48,139 @@ extension ImagePusher {
     var pending: Set<Digest> = []
     var waitingFor: Set<Digest>?
     let background = BackgroundWork()
-    while let entry = try reader.next() {
-      if pusher == nil {
-        if entry.name == "index.json" {
-          indexJSON = try entry.readAll(limit: smallEntryLimit * 4)
-        } else if let digest = blobDigest(entry.name) {
-          if entry.size <= Int64(smallEntryLimit) && kept + Int(entry.size) <= memoryBudget {
-            let bytes = try entry.readAll(limit: smallEntryLimit)
-            let actual = SHA256Hasher.digest(bytes)
-            guard actual == digest else {
-              // Not fatal: only the images using it fail (all of them without
-              // --continue-on-error), once the plan says which those are.
-              corrupt[digest] = PushError.blobCorrupt(digest, actual: actual, size: entry.size)
+    do {
+      while let entry = try reader.next() {
+        if pusher == nil {
+          if entry.name == "index.json" {
+            indexJSON = try entry.readAll(limit: smallEntryLimit * 4)
+          } else if let digest = blobDigest(entry.name) {
+            if entry.size <= Int64(smallEntryLimit) && kept + Int(entry.size) <= memoryBudget {
+              let bytes = try entry.readAll(limit: smallEntryLimit)
+              let actual = SHA256Hasher.digest(bytes)
+              guard actual == digest else {
+                // Not fatal: only the images using it fail (all of them without
+                // --continue-on-error), once the plan says which those are.
+                corrupt[digest] = PushError.blobCorrupt(digest, actual: actual, size: entry.size)
+                continue
+              }
+              small[digest] = bytes
+              kept += bytes.count
+            } else {
+              passedBy.insert(digest)
+            }
+          }
+          guard let indexJSON else { continue }
+          // Plan again only once everything the last attempt waited for has arrived: each
+          // attempt decodes index.json and every manifest read so far, so planning after each
+          // arrival was quadratic (70 ms of a push's start for 15 two-platform images). A
+          // manifest that never arrives is reported by the planning after the last entry.
+          if var waiting = waitingFor {
+            guard let digest = blobDigest(entry.name), waiting.remove(digest) != nil else {
               continue
             }
-            small[digest] = bytes
-            kept += bytes.count
-          } else {
-            passedBy.insert(digest)
+            waitingFor = waiting
+            guard waiting.isEmpty else { continue }
           }
-        }
-        guard let indexJSON else { continue }
-        // Plan again only once everything the last attempt waited for has arrived: each
-        // attempt decodes index.json and every manifest read so far, so planning after each
-        // arrival was quadratic (70 ms of a push's start for 15 two-platform images). A
-        // manifest that never arrives is reported by the planning after the last entry.
-        if var waiting = waitingFor {
-          guard let digest = blobDigest(entry.name), waiting.remove(digest) != nil else {
+          let frozen = small
+          let outcome = try PushPlanner.plan(
+            indexJSON: indexJSON, manifest: { frozen[$0] }, target: target, patterns: patterns)
+          guard case .complete(let plan) = outcome else {
+            if case .waiting(let missing) = outcome { waitingFor = missing }
             continue
           }
-          waitingFor = waiting
-          guard waiting.isEmpty else { continue }
+          if dryRun { return (plan, nil) }
+          let made = try makePusher(plan)
+          pusher = made
+          for (digest, reason) in corrupt.sorted(by: { $0.key < $1.key })
+          where made.uses[digest] != nil {
+            made.ledger.fail(digest, reason.description)
+            log("FAILED blob \(digest): \(reason)")
+          }
+          // Ask the registry what it has for the whole plan at once: a re-push then reads no
+          // further, and every upload below skips its own HEAD.
+          await made.learnPresence()
+          made.expectUploads(upfront: true)
+          let manifests = small
+          made.startEarlyManifests { manifests[$0] }
+          // What the plan needs that is already in memory goes in the background.
+          for use in plan.blobUses {
+            if let bytes = small[use.blob.digest], !made.ledger.isDone(use.blob.digest) {
+              background.add {
+                await made.pushBlob(use.blob, to: use.repositories, rereadable: true) {
+                  MemorySource(bytes)
+                }
+              }
+            }
+          }
+          // Blobs still to come in this pass; once none is left, stop reading the archive.
+          pending = Set(plan.blobUses.map(\.blob.digest)).filter {
+            !made.ledger.isDone($0) && made.ledger.failure(of: $0) == nil && small[$0] == nil
+              && !passedBy.contains($0)
+          }
+          if pending.isEmpty { break }
+          continue
+        }
+        guard let pusher, let digest = blobDigest(entry.name) else { continue }
+        if pending.remove(digest) != nil {
+          try await pusher.streamEntry(entry, digest: digest, background: background)
+        }
+        if pending.isEmpty || pusher.ledger.isStopped { break }
+      }
+      await background.wait()
+      guard let pusher else {
+        guard let indexJSON else {
+          throw PushError.source("\(path) has no index.json: it is not a kk artifact")
         }
         let frozen = small
         let outcome = try PushPlanner.plan(
           indexJSON: indexJSON, manifest: { frozen[$0] }, target: target, patterns: patterns)
-        guard case .complete(let plan) = outcome else {
-          if case .waiting(let missing) = outcome { waitingFor = missing }
-          continue
+        if case .waiting(let missing) = outcome, let first = missing.sorted().first {
+          if let bad = missing.sorted().lazy.compactMap({ corrupt[$0] }).first { throw bad }
+          throw PushError.missingManifest(first, image: "an image of \(path)")
         }
-        if dryRun { return (plan, nil) }
-        let made = try makePusher(plan)
-        pusher = made
-        for (digest, reason) in corrupt.sorted(by: { $0.key < $1.key })
-        where made.uses[digest] != nil {
-          made.ledger.fail(digest, reason.description)
-          log("FAILED blob \(digest): \(reason)")
-        }
-        // Ask the registry what it has for the whole plan at once: a re-push then reads no
-        // further, and every upload below skips its own HEAD.
-        await made.learnPresence()
-        made.expectUploads(upfront: true)
-        let manifests = small
-        made.startEarlyManifests { manifests[$0] }
-        // What the plan needs that is already in memory goes in the background.
-        for use in plan.blobUses {
-          if let bytes = small[use.blob.digest], !made.ledger.isDone(use.blob.digest) {
-            background.add {
-              await made.pushBlob(use.blob, to: use.repositories, rereadable: true) {
-                MemorySource(bytes)
-              }
-            }
-          }
-        }
-        // Blobs still to come in this pass; once none is left, stop reading the archive.
-        pending = Set(plan.blobUses.map(\.blob.digest)).filter {
-          !made.ledger.isDone($0) && made.ledger.failure(of: $0) == nil && small[$0] == nil
-            && !passedBy.contains($0)
-        }
-        if pending.isEmpty { break }
-        continue
+        throw PushError.source("\(path): planning did not complete")
       }
-      guard let pusher, let digest = blobDigest(entry.name) else { continue }
-      if pending.remove(digest) != nil {
-        try await pusher.streamEntry(entry, digest: digest, background: background)
-      }
-      if pending.isEmpty || pusher.ledger.isStopped { break }
-    }
-    await background.wait()
-    guard let pusher else {
-      guard let indexJSON else {
-        throw PushError.source("\(path) has no index.json: it is not a kk artifact")
-      }
-      let frozen = small
-      let outcome = try PushPlanner.plan(
-        indexJSON: indexJSON, manifest: { frozen[$0] }, target: target, patterns: patterns)
-      if case .waiting(let missing) = outcome, let first = missing.sorted().first {
-        if let bad = missing.sorted().lazy.compactMap({ corrupt[$0] }).first { throw bad }
-        throw PushError.missingManifest(first, image: "an image of \(path)")
-      }
-      throw PushError.source("\(path): planning did not complete")
-    }
-    // Further passes: blobs that went by before the plan, or must be read again (a cut
-    // connection mid-upload); each pass must make progress, at most `maxPasses` in all.
-    let needed = Set(pusher.plan.blobUses.map(\.blob.digest))
-    var pass = 1
-    var again = needed.filter { !pusher.ledger.isDone($0) && pusher.ledger.failure(of: $0) == nil }
-    // After a failure stopped the push nothing more is sent: another pass would only read
-    // the whole archive again (minutes on a large one) before reporting.
-    while !again.isEmpty && !pusher.ledger.isStopped {
-      pass += 1
-      let last = pass >= maxPasses
-      log(
-        "archive not in SPEC order (or blobs must be re-read): pass \(pass) over \(path) for \(again.count) blobs"
-      )
-      pusher.ledger.update { $0.secondPassBlobs += again.count }
-      let reader = try ArchiveReader(path: path)
-      while let entry = try reader.next() {
-        guard let digest = blobDigest(entry.name), again.contains(digest),
-          !pusher.ledger.isDone(digest)
-        else { continue }
-        try await pusher.streamEntry(entry, digest: digest, lastPass: last)
-      }
-      let left = needed.filter {
+      // Further passes: blobs that went by before the plan, or must be read again (a cut
+      // connection mid-upload); each pass must make progress, at most `maxPasses` in all.
+      let needed = Set(pusher.plan.blobUses.map(\.blob.digest))
+      var pass = 1
+      var again = needed.filter {
         !pusher.ledger.isDone($0) && pusher.ledger.failure(of: $0) == nil
       }
-      if last || left.count >= again.count { break }
-      again = left
+      // After a failure stopped the push nothing more is sent: another pass would only read
+      // the whole archive again (minutes on a large one) before reporting.
+      while !again.isEmpty && !pusher.ledger.isStopped {
+        pass += 1
+        let last = pass >= maxPasses
+        log(
+          "archive not in SPEC order (or blobs must be re-read): pass \(pass) over \(path) for \(again.count) blobs"
+        )
+        pusher.ledger.update { $0.secondPassBlobs += again.count }
+        let reader = try ArchiveReader(path: path)
+        while let entry = try reader.next() {
+          guard let digest = blobDigest(entry.name), again.contains(digest),
+            !pusher.ledger.isDone(digest)
+          else { continue }
+          try await pusher.streamEntry(entry, digest: digest, lastPass: last)
+        }
+        let left = needed.filter {
+          !pusher.ledger.isDone($0) && pusher.ledger.failure(of: $0) == nil
+        }
+        if last || left.count >= again.count { break }
+        again = left
+      }
+      _ = passedBy
+      await pusher.sessions.close()
+      let manifests = small
+      await pusher.pushManifests { manifests[$0] }
+      return (pusher.plan, pusher.finish(started))
+    } catch {
+      // A read error part-way (a damaged archive): uploads in flight end first, then the
+      // upload sessions opened ahead for blobs that will not come are deleted.
+      await background.wait()
+      if let pusher { await pusher.sessions.close() }
+      throw error
     }
-    _ = passedBy
-    await pusher.sessions.close()
-    let manifests = small
-    await pusher.pushManifests { manifests[$0] }
-    return (pusher.plan, pusher.finish(started))
   }
 
   /// Uploads one archive entry if the plan needs it (and it is not done); with `background`
