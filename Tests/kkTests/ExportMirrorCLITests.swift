@@ -145,4 +145,70 @@ import Testing
       #expect(!FileManager.default.fileExists(atPath: badOutput + ".partial"))
     }
   }
+
+  /// Binaries of 1 MiB or more, into a `.tar.gz` with a cache: only their gzip members are
+  /// cached (made while they downloaded), the artifact equals a `--no-cache` export's (which
+  /// deflates them while packing), and a warm export fetches nothing and gives the same bytes.
+  @Test func largeBinariesAreCachedOnlyAsTheirMembers() async throws {
+    let dir = try TemporaryDirectory(prefix: "kk-export-forms")
+    defer { dir.remove() }
+    var pins: [String: [String: String]] = [:]
+    for binary in Self.binaries {
+      for arch in Self.arches {
+        var bytes = Self.bytes(binary, arch)
+        for _ in 0..<7 { bytes.append(Self.bytes(arch, binary)) }  // ~2.4 MB
+        let path =
+          "\(dir.path)/mirror/dl.k8s.io/release/\(Self.version)/bin/linux/\(arch)/\(binary)"
+        try FileManager.default.createDirectory(
+          atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        pins[binary, default: [:]][arch] = SHA256Hasher.digest(bytes).encoded
+      }
+    }
+    let manifest = dir.path + "/manifest.yaml"
+    try Self.manifest(pins: pins).write(toFile: manifest, atomically: true, encoding: .utf8)
+    let cache = dir.path + "/cache"
+    try await Self.withMirror(dir.path + "/mirror") { mirror in
+      func export(_ name: String, _ extra: [String]) async throws -> [UInt8] {
+        let output = dir.path + "/" + name
+        let result = try await KKBinary.run(
+          ["artifact", "export", "-m", manifest, "-o", output, "--download-mirror", mirror]
+            + extra, environment: ["KKZONE": ""])
+        #expect(result.exitCode == 0, "\(result)")
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: output)))
+      }
+      let cold = try await export("cold.tar.gz", ["--cache-dir", cache])
+      let log = dir.path + "/mirror.log"
+      let requests = {
+        (try? String(contentsOfFile: log, encoding: .utf8))?.components(
+          separatedBy: "GET /dl.k8s.io/"
+        ).count ?? 0
+      }
+      let afterCold = requests()
+      for digests in pins.values {
+        for hex in digests.values {
+          #expect(!FileManager.default.fileExists(atPath: "\(cache)/blobs/sha256/\(hex)"), "\(hex)")
+        }
+      }
+      let records = try FileManager.default.contentsOfDirectory(atPath: cache + "/kk-compressed")
+      #expect(
+        records.filter { $0.hasSuffix(".json") }.count == pins.values.map(\.count).reduce(0, +))
+      let uncached = try await export("nocache.tar.gz", ["--no-cache"])
+      #expect(cold == uncached, "download-time and pack-time deflate give the same artifact")
+      let warm = try await export("warm.tar.gz", ["--cache-dir", cache])
+      #expect(warm == cold)
+      #expect(
+        requests() == afterCold + Self.binaries.count * Self.arches.count, "only --no-cache fetched"
+      )
+      let work = dir.path + "/kubekey"
+      let imported = try await KKBinary.run([
+        "artifact", "import", "-a", dir.path + "/warm.tar.gz", "--dir", work,
+      ])
+      #expect(imported.exitCode == 0, "\(imported)")
+      let path = "\(work)/kube/\(Self.version)/arm64/kubelet"
+      var expected = Self.bytes("kubelet", "arm64")
+      for _ in 0..<7 { expected.append(Self.bytes("arm64", "kubelet")) }
+      #expect(FileManager.default.contents(atPath: path) == expected)
+    }
+  }
 }

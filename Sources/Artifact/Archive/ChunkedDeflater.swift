@@ -63,17 +63,19 @@ final class ChunkedDeflater {
   private let path: String
 
   /// - Parameters:
-  ///   - workers: threads deflating at once (at least 1).
+  ///   - workers: threads deflating at once; 0 deflates each chunk on the caller's thread
+  ///     with one chunk in memory (a download that deflates as it arrives: several run at
+  ///     once, each on its own transfer thread).
   ///   - path: the archive, for error messages.
   init(
     parameters: ChunkedDeflateParameters, workers: Int, path: String,
     onChunk: (() -> Void)? = nil
   ) {
     self.parameters = parameters
-    self.workers = max(1, workers)
+    self.workers = max(0, workers)
     self.path = path
     self.onChunk = onChunk
-    queues = (0..<max(1, workers)).map { DispatchQueue(label: "kk.archive.deflate.\($0)") }
+    queues = (0..<max(0, workers)).map { DispatchQueue(label: "kk.archive.deflate.\($0)") }
   }
 
   deinit {
@@ -124,7 +126,7 @@ final class ChunkedDeflater {
     throws(ArchiveError) -> Job
   {
     if let job = free.popLast() { return job }
-    if allocated < workers + 2 {
+    if allocated < (workers == 0 ? 1 : workers + 2) {
       allocated += 1
       return try Job(parameters: parameters, path: path)
     }
@@ -138,7 +140,11 @@ final class ChunkedDeflater {
     current = nil
     onChunk?()
     inFlight.append(job)
-    queues[submitted % queues.count].async { job.run() }
+    if queues.isEmpty {
+      job.run()
+    } else {
+      queues[submitted % queues.count].async { job.run() }
+    }
     submitted += 1
   }
 

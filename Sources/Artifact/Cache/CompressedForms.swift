@@ -63,10 +63,27 @@ public struct CompressedForms: Sendable {
     public var size: Int64
   }
 
+  /// The raw size a record gives for `raw` when it names a form that is in the store with
+  /// the recorded size; the form's bytes are not read (the packer's `lookup` hashes them
+  /// before they are used).
+  public func recordedSize(of raw: Digest) -> Int64? {
+    guard let data = FileManager.default.contents(atPath: recordPath(raw)),
+      let record = try? JSONDecoder().decode(Record.self, from: data),
+      record.raw == raw.description, record.parameters == parameters.key,
+      let digest = try? Digest(parsing: record.compressed),
+      store.size(of: digest) == record.compressedSize
+    else { return nil }
+    return record.rawSize
+  }
+
   /// The cached members of `raw`, hashed and checked against the record; nil when there are
   /// none or they do not check out (a bad record is removed, so the blob is deflated again
   /// and a new form recorded).
-  public func lookup(_ raw: Descriptor) -> Form? {
+  ///
+  /// - Parameter trusted: the form was recorded by this process from bytes that hashed to
+  ///   `raw`'s digest as they arrived (a download that deflated them): its members are not
+  ///   hashed again, as a blob downloaded by the same export is not.
+  public func lookup(_ raw: Descriptor, trusted: Bool = false) -> Form? {
     let path = recordPath(raw.digest)
     guard let data = FileManager.default.contents(atPath: path) else { return nil }
     guard let record = try? JSONDecoder().decode(Record.self, from: data),
@@ -78,7 +95,7 @@ public struct CompressedForms: Sendable {
       unlink(path)
       return nil
     }
-    guard Self.sha256(of: store.path(for: digest)) == digest else {
+    guard trusted || Self.sha256(of: store.path(for: digest)) == digest else {
       // A blob whose bytes do not match its name is corrupt whatever refers to it; removed,
       // so that the members made next are stored again instead of "already present".
       unlink(store.path(for: digest))

@@ -26,6 +26,10 @@ public struct FileDownloader: Sendable {
   /// Called with the digest of every file this downloader fetched and committed (hashed
   /// against the checksum on the way in), not for files it found in the store.
   public var onFetched: (@Sendable (Digest) -> Void)?
+  /// When set (a `.tar.gz` export into a lasting cache), a raw file of 1 MiB or more is
+  /// deflated as it arrives and only its gzip members are kept, recorded as its compressed
+  /// form (`FormDeflatingSink`); a file with such a form counts as present.
+  public var forms: CompressedForms?
 
   public init(
     store: BlobStore, pool: TransferPool, retries: Int = 5, retryDelay: Duration = .seconds(1)
@@ -65,6 +69,9 @@ public struct FileDownloader: Sendable {
     }
     let expected = try await expectedDigest(file)
     if let size = store.size(of: expected) { return StoredBlob(digest: expected, size: size) }
+    if let size = forms?.recordedSize(of: expected) {
+      return StoredBlob(digest: expected, size: size)
+    }
     var attempt = 1
     while true {
       do {
@@ -105,8 +112,14 @@ public struct FileDownloader: Sendable {
   /// directory and is hashed and linked in only if it matches.
   private func fetchDirect(_ url: String, expected: Digest) async throws -> StoredBlob {
     let store = self.store
+    let forms = self.forms
     let temporary = try temporaryPath()
     let slot = SinkSlot { size in
+      if let size, let forms, size >= GzipMemberEncoder.binaryThreshold {
+        return FormDeflatingSink(
+          expected: Descriptor(mediaType: MediaType.octetStream, digest: expected, size: size),
+          forms: forms)
+      }
       if let size { return try store.writer(expecting: expected, size: size) }
       return try TemporaryFileSink(path: temporary, limit: .max)
     }
@@ -116,6 +129,9 @@ public struct FileDownloader: Sendable {
     case let writer as BlobWriter:
       try writer.commit(batch: batch)
       return StoredBlob(digest: expected, size: writer.expectedSize)
+    case let deflating as FormDeflatingSink:
+      try deflating.commit(batch: batch)
+      return StoredBlob(digest: expected, size: deflating.expected.size)
     case let file as TemporaryFileSink:
       file.close()
       return try store.ingest(

@@ -178,8 +178,14 @@ public struct ArtifactExporter: Sendable {
     let fileBytes: Int64
     do throws(ExportError) {
       let filesClock = Date()
+      // Into a .tar.gz from a lasting cache, raw files keep only their gzip members, made as
+      // they download (the warm path's only read of them): SPEC 3.4.
+      let keepsForms =
+        options.reuseCompressed && options.verify
+        && (try? ArchiveCompression.forOutput(path: output)) == .gzip
       (fileEntries, fileBytes, fetchedFiles) = try await FileWorkItems(
-        store: store, parallel: options.parallel, batch: batch
+        store: store, parallel: options.parallel, batch: batch,
+        forms: keepsForms ? CompressedForms(store: store) : nil
       ).fetch(files, pool: sessions.pool, events: events)
       if !files.isEmpty { seconds["files"] = Date().timeIntervalSince(filesClock) }
       let yaml = Array(manifest.redactedYAML().utf8)

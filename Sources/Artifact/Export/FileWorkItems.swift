@@ -11,6 +11,8 @@ struct FileWorkItems: Sendable {
   var store: BlobStore
   var parallel: Int
   var batch: BlobBatch?
+  /// Deflate raw files as they download and keep only their members (`FileDownloader.forms`).
+  var forms: CompressedForms?
 
   /// Fetches every planned file (already stored ones are not fetched again) and stores its
   /// artifact manifest; returns the `index.json` entries in plan order, the files' bytes and
@@ -24,6 +26,7 @@ struct FileWorkItems: Sendable {
     guard !files.isEmpty else { return ([], 0, []) }
     var downloader = FileDownloader(store: store, pool: pool)
     downloader.batch = batch
+    downloader.forms = forms
     let fetched = FetchedDigests()
     downloader.onFetched = { fetched.insert($0) }
     let done = ByteCounter()

@@ -94,17 +94,29 @@ public enum ArtifactPacker {
         let name = "blobs/\(blob.digest.algorithm.rawValue)/\(blob.digest.encoded)"
         let path = store.path(for: blob.digest)
         let checkedOnArrival = try waitFor?(blob) ?? false
-        guard store.size(of: blob.digest) == blob.size else {
-          writer.abandon()
-          throw ExportError.store(
-            "blob \(blob.digest) (\(blob.size) bytes) is missing from \(store.root) or has the "
-              + "wrong size; run the export again to fetch it")
-        }
         let hint = EntryCompressibility(mediaType: blob.mediaType)
         let cacheable =
           hint == .auto && blob.size >= GzipMemberEncoder.binaryThreshold
           && blob.digest.algorithm == .sha256
-        if cacheable, let form = forms?.lookup(blob) {
+        // A form made by this export's download from bytes that hashed to the digest is not
+        // hashed again (a raw file deflated as it arrived has no raw blob: FormDeflatingSink).
+        // With `verify` the export's downloads make forms whenever the packer uses them, so a
+        // file fetched now never meets a form of an earlier run.
+        let form = cacheable ? forms?.lookup(blob, trusted: checkedOnArrival && verify) : nil
+        guard form != nil || store.size(of: blob.digest) == blob.size else {
+          writer.abandon()
+          if cacheable && forms != nil && !store.contains(blob.digest) {
+            // Its cached form did not check out (removed by lookup) and no raw copy is kept:
+            // the export's retry fetches it again.
+            throw ExportError.verification(
+              path: output, errors: ["the cached gzip members of \(blob.digest) are corrupt"],
+              cache: store.root, corrupt: [blob.digest])
+          }
+          throw ExportError.store(
+            "blob \(blob.digest) (\(blob.size) bytes) is missing from \(store.root) or has the "
+              + "wrong size; run the export again to fetch it")
+        }
+        if let form {
           // Verified when the form was made (CompressedForms); its own digest just now.
           lane?.record(
             blob.digest, facts: BlobFacts(size: blob.size, actualDigest: blob.digest, content: nil))
