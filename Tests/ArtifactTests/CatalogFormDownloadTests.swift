@@ -41,7 +41,7 @@ struct CatalogFormDownloadTests {
     let raw = [UInt8](try Data(contentsOf: URL(fileURLWithPath: rig.server.root + "/big.bin")))
     var fetched: [Digest] = []
     var tracking = downloader
-    let seen = FetchedDigests()
+    let seen = SeenDigests()
     tracking.onFetched = { seen.insert($0) }
     let blob = try await tracking.fetch(
       rig.file("\(rig.server.base)/\(mode)/big.bin", .table(digest)))
@@ -96,4 +96,12 @@ struct CatalogFormDownloadTests {
     #expect(rig.store.size(of: digest) == Int64(bytes.count))
     #expect(forms.recordedSize(of: digest) == nil)
   }
+}
+
+/// Digests reported from concurrent downloads.
+final class SeenDigests: @unchecked Sendable {
+  private let lock = NSLock()
+  private var digests: Set<Digest> = []
+  func insert(_ digest: Digest) { lock.withLock { _ = digests.insert(digest) } }
+  var all: Set<Digest> { lock.withLock { digests } }
 }
