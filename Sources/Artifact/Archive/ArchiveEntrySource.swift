@@ -27,9 +27,16 @@ final class ArchiveEntrySource: ByteSource, @unchecked Sendable {
   /// The largest deflated member read whole (kk writes 1 MiB chunks).
   static let deflatedMemberLimit: Int64 = 64 << 20
 
-  init(_ entry: ArchiveMap.Entry, in map: ArchiveMap) throws(ArchiveError) {
+  /// Whether a stored member's crc32 is compared with its trailer (a verifier that hashes
+  /// every byte anyway turns it off, to report a damaged blob by its digest).
+  private let checksCRC: Bool
+
+  init(_ entry: ArchiveMap.Entry, in map: ArchiveMap, checksCRC: Bool = true)
+    throws(ArchiveError)
+  {
     file = map.file
     self.entry = entry
+    self.checksCRC = checksCRC
     switch entry.placement {
     case .members(let list): spans = list[...]
     case .contiguous(let offset): contiguous = offset
@@ -112,7 +119,7 @@ final class ArchiveEntrySource: ByteSource, @unchecked Sendable {
 
   /// Moves to the next span, checking a stored member's crc32 against its trailer.
   private func endSpan(_ span: ArchiveMap.MemberSpan) throws(ArchiveError) {
-    if stored == true {
+    if stored == true && checksCRC {
       var trailer = [UInt8](repeating: 0, count: MemberLengths.trailerSize)
       let at = span.offset + span.member - Int64(MemberLengths.trailerSize)
       guard try file.read(into: &trailer, at: at) == trailer.count else {

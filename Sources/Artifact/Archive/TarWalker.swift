@@ -144,10 +144,14 @@ struct TarWalker {
     return true
   }
 
-  private mutating func add(_ entry: Entry) -> Bool {
-    guard entries[entry.name] == nil else { return false }
-    entries[entry.name] = entry
-    names.append(entry.name)
+  /// Records an entry under its canonical name (`EntryName`, as the stream reader names it);
+  /// an unsafe or duplicate name is left to the stream reader, which refuses it properly.
+  private mutating func add(_ raw: Entry) -> Bool {
+    guard case .success(let name) = EntryName.normalize(raw.name), entries[name] == nil else {
+      return false
+    }
+    entries[name] = Entry(name: name, size: raw.size, placement: raw.placement)
+    names.append(name)
     return true
   }
 
