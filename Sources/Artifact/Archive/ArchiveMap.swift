@@ -43,6 +43,8 @@ public struct ArchiveMap: Sendable {
   }
 
   public let path: String
+  /// `.gzip` or `.none` (a plain tar).
+  public let compression: ArchiveCompression
   /// The file, open for the entries' readers.
   let file: ArchiveFile
   /// Every regular entry by name.
@@ -64,7 +66,8 @@ public struct ArchiveMap: Sendable {
     guard try file.read(into: &head, at: 0) == 4 else { return nil }
     var walker = TarWalker(inlineLimit: inlineLimit)
     let mapped: Bool
-    if head[0] == 0x1f && head[1] == 0x8b {
+    let gzip = head[0] == 0x1f && head[1] == 0x8b
+    if gzip {
       mapped = try mapGzip(file, &walker, inflateLimit: Int64(inlineLimit) * 2)
     } else if head == [0x28, 0xb5, 0x2f, 0xfd] {
       mapped = false  // zstd frames carry no lengths a reader could hop by
@@ -72,7 +75,9 @@ public struct ArchiveMap: Sendable {
       mapped = try mapPlain(file, &walker)
     }
     guard mapped, walker.ended else { return nil }
-    return ArchiveMap(path: path, file: file, entries: walker.entries, names: walker.names)
+    return ArchiveMap(
+      path: path, compression: gzip ? .gzip : .none, file: file, entries: walker.entries,
+      names: walker.names)
   }
 
   /// Inflates serial members into the walker and hops over data members.
