@@ -48,6 +48,34 @@ import Testing
     await process.stop()
   }
 
+  /// ~2.4 MB of stand-in bytes: over the 1 MiB from which binaries are deflated in chunks.
+  static func large(_ binary: String, _ arch: String) -> Data {
+    var data = bytes(binary, arch)
+    for _ in 0..<7 { data.append(bytes(arch, binary)) }
+    return data
+  }
+
+  /// Writes each binary's bytes under `dir/mirror` at its dl.k8s.io path and a manifest
+  /// pinning them; returns the pins (binary -> arch -> hex) and the manifest's path.
+  static func serve(in dir: String, _ bytes: (String, String) -> Data) throws
+    -> (pins: [String: [String: String]], manifest: String)
+  {
+    var pins: [String: [String: String]] = [:]
+    for binary in binaries {
+      for arch in arches {
+        let data = bytes(binary, arch)
+        let path = "\(dir)/mirror/dl.k8s.io/release/\(version)/bin/linux/\(arch)/\(binary)"
+        try FileManager.default.createDirectory(
+          atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try data.write(to: URL(fileURLWithPath: path))
+        pins[binary, default: [:]][arch] = SHA256Hasher.digest(data).encoded
+      }
+    }
+    let manifest = dir + "/manifest.yaml"
+    try Self.manifest(pins: pins).write(toFile: manifest, atomically: true, encoding: .utf8)
+    return (pins, manifest)
+  }
+
   static func manifest(pins: [String: [String: String]]) -> String {
     var lines = [
       "apiVersion: kubekey.kubesphere.io/v1alpha2", "kind: Manifest", "metadata:", "  name: mirror",
@@ -70,20 +98,7 @@ import Testing
   @Test func filesFromAMirrorLandAtKubeKeyPathsAndWrongBytesAreRefused() async throws {
     let dir = try TemporaryDirectory(prefix: "kk-export-mirror")
     defer { dir.remove() }
-    var pins: [String: [String: String]] = [:]
-    for binary in Self.binaries {
-      for arch in Self.arches {
-        let bytes = Self.bytes(binary, arch)
-        let path =
-          "\(dir.path)/mirror/dl.k8s.io/release/\(Self.version)/bin/linux/\(arch)/\(binary)"
-        try FileManager.default.createDirectory(
-          atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try bytes.write(to: URL(fileURLWithPath: path))
-        pins[binary, default: [:]][arch] = SHA256Hasher.digest(bytes).encoded
-      }
-    }
-    let manifest = dir.path + "/manifest.yaml"
-    try Self.manifest(pins: pins).write(toFile: manifest, atomically: true, encoding: .utf8)
+    let (pins, manifest) = try Self.serve(in: dir.path) { Self.bytes($0, $1) }
 
     try await Self.withMirror(dir.path + "/mirror") { mirror in
       let output = dir.path + "/files.tar.gz"
@@ -152,21 +167,7 @@ import Testing
   @Test func largeBinariesAreCachedOnlyAsTheirMembers() async throws {
     let dir = try TemporaryDirectory(prefix: "kk-export-forms")
     defer { dir.remove() }
-    var pins: [String: [String: String]] = [:]
-    for binary in Self.binaries {
-      for arch in Self.arches {
-        var bytes = Self.bytes(binary, arch)
-        for _ in 0..<7 { bytes.append(Self.bytes(arch, binary)) }  // ~2.4 MB
-        let path =
-          "\(dir.path)/mirror/dl.k8s.io/release/\(Self.version)/bin/linux/\(arch)/\(binary)"
-        try FileManager.default.createDirectory(
-          atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try bytes.write(to: URL(fileURLWithPath: path))
-        pins[binary, default: [:]][arch] = SHA256Hasher.digest(bytes).encoded
-      }
-    }
-    let manifest = dir.path + "/manifest.yaml"
-    try Self.manifest(pins: pins).write(toFile: manifest, atomically: true, encoding: .utf8)
+    let (pins, manifest) = try Self.serve(in: dir.path) { Self.large($0, $1) }
     let cache = dir.path + "/cache"
     try await Self.withMirror(dir.path + "/mirror") { mirror in
       func export(_ name: String, _ extra: [String]) async throws -> [UInt8] {
@@ -206,9 +207,7 @@ import Testing
       ])
       #expect(imported.exitCode == 0, "\(imported)")
       let path = "\(work)/kube/\(Self.version)/arm64/kubelet"
-      var expected = Self.bytes("kubelet", "arm64")
-      for _ in 0..<7 { expected.append(Self.bytes("arm64", "kubelet")) }
-      #expect(FileManager.default.contents(atPath: path) == expected)
+      #expect(FileManager.default.contents(atPath: path) == Self.large("kubelet", "arm64"))
     }
   }
 }

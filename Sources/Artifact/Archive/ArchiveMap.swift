@@ -62,6 +62,8 @@ public struct ArchiveMap: Sendable {
     throws(ArchiveError) -> ArchiveMap?
   {
     let file = try ArchiveFile(path: path)
+    // A directory, a device, an empty file: the stream reader says what is wrong with it.
+    guard file.isRegular, file.size > 0 else { return nil }
     var head = [UInt8](repeating: 0, count: 4)
     guard try file.read(into: &head, at: 0) == 4 else { return nil }
     var walker = TarWalker(inlineLimit: inlineLimit)
@@ -172,6 +174,7 @@ final class ArchiveFile: @unchecked Sendable {
   let path: String
   let fd: Int32
   let size: Int64
+  let isRegular: Bool
 
   init(path: String) throws(ArchiveError) {
     self.path = path
@@ -184,6 +187,7 @@ final class ArchiveFile: @unchecked Sendable {
       throw .io(path: path, operation: "stat", errno: code)
     }
     size = Int64(info.st_size)
+    isRegular = (info.st_mode & S_IFMT) == S_IFREG
   }
 
   deinit { close(fd) }
