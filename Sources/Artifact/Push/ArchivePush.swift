@@ -9,8 +9,8 @@ import OCI
 /// time, each read by offset (`pushMapped`). Any other archive is read as a stream:
 /// one reader goes through it. In SPEC order `index.json` and every manifest come
 /// first, so the plan is complete after a few KiB and each following blob entry is uploaded
-/// as it is read (hashed on the way; a mismatch aborts the upload before the registry can
-/// commit it). Nothing is unpacked and nothing is copied to disk.
+/// as it is read (the registry hashes it and commits it only when it matches its digest).
+/// Nothing is unpacked and nothing is copied to disk.
 ///
 /// Any other order (a `tar czf` of a skopeo layout) still works: while the plan is not
 /// complete, small entries (≤ 4 MiB, up to 64 MiB in total) are kept in memory (they are the
