@@ -36,6 +36,8 @@ import Testing
       Array("a long name (ustar prefix)".utf8),
       .compressible
     ),
+    // Over ustar's 255 bytes: the name goes in a pax `path` record.
+    ("dir/" + String(repeating: "p", count: 300), layer(70_000, seed: 6), .compressed),
   ]
 
   static func write(_ path: String) throws {
