@@ -18,7 +18,14 @@ public struct ProcessOutput: Sendable, CustomStringConvertible {
   public var succeeded: Bool { exitCode == 0 }
 
   public var description: String {
-    "`\(command.joined(separator: " "))` exited \(exitCode)\nstdout: \(stdout.suffix(2000))\nstderr: \(stderr.suffix(2000))"
+    "`\(command.joined(separator: " "))` exited \(exitCode)\nstdout: \(Self.clip(stdout))\nstderr: \(Self.clip(stderr))"
+  }
+
+  /// The start and the end of a long output: a crash report names its cause at the top and
+  /// the failing frames further down, an error message comes last.
+  static func clip(_ text: String) -> String {
+    guard text.count > 4000 else { return text }
+    return text.prefix(2000) + "\n...\n" + text.suffix(2000)
   }
 }
 

@@ -18,8 +18,8 @@ import OCI
 /// A file whose first bytes carry a compressed-format magic is stored in the artifact, not
 /// deflated: it goes into the store as a raw blob, exactly as without this sink.
 final class FormDeflatingSink: ResumableSink, @unchecked Sendable {
-  // @unchecked: one transfer writes at a time (a resumed transfer continues on another
-  // thread only after the previous one ended).
+  // @unchecked: the state is guarded by `lock` (one transfer writes at a time, but the
+  // download's bookkeeping reads `written` from other threads meanwhile, as of BlobWriter).
   private enum Mode {
     /// Fewer than `sniffBytes` seen: not yet known whether the file is compressed.
     case undecided([UInt8])
@@ -32,8 +32,12 @@ final class FormDeflatingSink: ResumableSink, @unchecked Sendable {
 
   let expected: Descriptor
   private let forms: CompressedForms
+  private let lock = NSLock()
   private var mode: Mode = .undecided([])
-  private(set) var written: Int64 = 0
+  private var count: Int64 = 0
+
+  /// Bytes taken so far: where a resumed download continues.
+  var written: Int64 { lock.withLock { count } }
 
   /// - Parameter expected: the raw file's digest and size (from `Content-Length`).
   init(expected: Descriptor, forms: CompressedForms) {
@@ -41,18 +45,22 @@ final class FormDeflatingSink: ResumableSink, @unchecked Sendable {
     self.forms = forms
   }
 
-  deinit { cancel() }
+  deinit { cancelLocked() }
 
   func write(_ bytes: UnsafeRawBufferPointer) throws {
+    try lock.withLock { try writeLocked(bytes) }
+  }
+
+  private func writeLocked(_ bytes: UnsafeRawBufferPointer) throws {
     guard bytes.count > 0 else { return }
-    guard written + Int64(bytes.count) <= expected.size else {
+    guard count + Int64(bytes.count) <= expected.size else {
       throw BlobstoreError.sizeExceeded(expected: expected.digest, expectedSize: expected.size)
     }
-    written += Int64(bytes.count)
+    count += Int64(bytes.count)
     switch mode {
     case .undecided(var head):
       head.append(contentsOf: bytes)
-      if head.count < Self.sniffBytes && written < expected.size {
+      if head.count < Self.sniffBytes && count < expected.size {
         mode = .undecided(head)
         return
       }
@@ -90,12 +98,15 @@ final class FormDeflatingSink: ResumableSink, @unchecked Sendable {
 
   /// The server started the body again: everything so far is dropped.
   func reset() throws {
-    cancel()
-    mode = .undecided([])
-    written = 0
+    lock.withLock {
+      cancelLocked()
+      count = 0
+    }
   }
 
-  func cancel() {
+  func cancel() { lock.withLock { cancelLocked() } }
+
+  private func cancelLocked() {
     switch mode {
     case .undecided: break
     case .deflating(_, let capture, _): capture.discard()
@@ -107,21 +118,25 @@ final class FormDeflatingSink: ResumableSink, @unchecked Sendable {
   /// Keeps what arrived: the members and their record, or the raw blob. Throws the store's
   /// `digestMismatch` when the bytes do not hash to the expected digest (nothing is kept).
   func commit(batch: BlobBatch?) throws {
+    try lock.withLock { try commitLocked(batch: batch) }
+  }
+
+  private func commitLocked(batch: BlobBatch?) throws {
     switch mode {
     case .undecided(let head):
       // A body shorter than the sniff window but complete.
       try decide(head)
-      try commit(batch: batch)
+      try commitLocked(batch: batch)
     case .raw(let writer):
       try writer.commit(batch: batch)
     case .deflating(let deflater, let capture, let hasher):
       try deflater.finish { capture.write($0) }
       let actual = hasher.finalize()
-      guard actual == expected.digest, written == expected.size else {
-        cancel()
+      guard actual == expected.digest, count == expected.size else {
+        cancelLocked()
         throw BlobstoreError.digestMismatch(
           expected: expected.digest, actual: actual, expectedSize: expected.size,
-          actualSize: written)
+          actualSize: count)
       }
       mode = .undecided([])
       guard forms.commit(capture) else {
