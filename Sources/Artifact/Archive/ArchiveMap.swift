@@ -52,6 +52,11 @@ public struct ArchiveMap: Sendable {
   /// Entry names in archive order.
   public let names: [String]
 
+  /// Whether every entry can be read from the map (none is `.unavailable`).
+  public var readsEveryEntry: Bool {
+    !entries.values.contains { if case .unavailable = $0.placement { true } else { false } }
+  }
+
   /// Bytes of small entries kept while mapping at most; inflating more than twice this from
   /// serial members means the archive is not laid out as kk writes it, and mapping stops.
   public static let defaultInlineLimit = 64 << 20
@@ -168,13 +173,15 @@ public struct ArchiveMap: Sendable {
   }
 }
 
-/// An archive file open for positioned reads from several threads at once.
+/// An archive file, open and stat'ed: for positioned reads from several threads at once
+/// (`ArchiveMap`), or handed to libarchive (`ArchiveReader`). Closed when released.
 final class ArchiveFile: @unchecked Sendable {
   // @unchecked: the descriptor is only used with pread, which keeps no file position.
   let path: String
   let fd: Int32
   let size: Int64
   let isRegular: Bool
+  let isDirectory: Bool
 
   init(path: String) throws(ArchiveError) {
     self.path = path
@@ -188,6 +195,7 @@ final class ArchiveFile: @unchecked Sendable {
     }
     size = Int64(info.st_size)
     isRegular = (info.st_mode & S_IFMT) == S_IFREG
+    isDirectory = (info.st_mode & S_IFMT) == S_IFDIR
   }
 
   deinit { close(fd) }

@@ -24,7 +24,8 @@ public final class ArchiveReader {
 
   public let path: String
   private let archive: OpaquePointer
-  private let fd: Int32
+  /// Closed after the archive is freed (released after `deinit`'s body).
+  private let file: ArchiveFile
   private var seen: Set<String> = []
   /// Incremented per header; an entry only reads while its generation is current.
   private var generation = 0
@@ -37,44 +38,27 @@ public final class ArchiveReader {
   /// Opens `path` for reading. Fails for a missing, empty or non-regular file.
   public init(path: String) throws(ArchiveError) {
     self.path = path
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw .io(path: path, operation: "open for reading", errno: errno) }
-    var info = stat()
-    guard fstat(fd, &info) == 0 else {
-      let code = errno
-      close(fd)
-      throw .io(path: path, operation: "stat", errno: code)
-    }
-    if (info.st_mode & S_IFMT) == S_IFDIR {
-      close(fd)
-      throw .notAnArchive(path: path, detail: "it is a directory")
-    }
-    if (info.st_mode & S_IFMT) == S_IFREG && info.st_size == 0 {
-      close(fd)
-      throw .empty(path: path)
-    }
+    let file = try ArchiveFile(path: path)
+    if file.isDirectory { throw .notAnArchive(path: path, detail: "it is a directory") }
+    if file.isRegular && file.size == 0 { throw .empty(path: path) }
     #if os(Linux)
-      _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+      _ = posix_fadvise(file.fd, 0, 0, POSIX_FADV_SEQUENTIAL)
     #endif
     guard let archive = archive_read_new() else {
-      close(fd)
       throw .notAnArchive(path: path, detail: "libarchive could not allocate a reader")
     }
     archive_read_support_filter_all(archive)
     archive_read_support_format_tar(archive)
     archive_read_support_format_gnutar(archive)
-    self.fd = fd
+    self.file = file
     self.archive = archive
-    guard archive_read_open_fd(archive, fd, Self.blockSize) == ARCHIVE_OK else {
-      // deinit frees the archive and closes fd.
+    guard archive_read_open_fd(archive, file.fd, Self.blockSize) == ARCHIVE_OK else {
+      // deinit frees the archive; the file closes after it.
       throw .notAnArchive(path: path, detail: Self.message(archive))
     }
   }
 
-  deinit {
-    archive_read_free(archive)
-    close(fd)
-  }
+  deinit { archive_read_free(archive) }
 
   /// The next regular-file entry, or nil at the end of the archive.
   ///

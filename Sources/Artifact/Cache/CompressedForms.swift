@@ -67,13 +67,19 @@ public struct CompressedForms: Sendable {
   /// the recorded size; the form's bytes are not read (the packer's `lookup` hashes them
   /// before they are used).
   public func recordedSize(of raw: Digest) -> Int64? {
+    record(of: raw)?.record.rawSize
+  }
+
+  /// `raw`'s record when it parses, has these parameters and names a sha256 form that is in
+  /// the store with the recorded size.
+  private func record(of raw: Digest) -> (record: Record, form: Digest)? {
     guard let data = FileManager.default.contents(atPath: recordPath(raw)),
       let record = try? JSONDecoder().decode(Record.self, from: data),
       record.raw == raw.description, record.parameters == parameters.key,
-      let digest = try? Digest(parsing: record.compressed),
+      let digest = try? Digest(parsing: record.compressed), digest.algorithm == .sha256,
       store.size(of: digest) == record.compressedSize
     else { return nil }
-    return record.rawSize
+    return (record, digest)
   }
 
   /// The cached members of `raw`, hashed and checked against the record; nil when there are
@@ -85,13 +91,8 @@ public struct CompressedForms: Sendable {
   ///   hashed again, as a blob downloaded by the same export is not.
   public func lookup(_ raw: Descriptor, trusted: Bool = false) -> Form? {
     let path = recordPath(raw.digest)
-    guard let data = FileManager.default.contents(atPath: path) else { return nil }
-    guard let record = try? JSONDecoder().decode(Record.self, from: data),
-      record.raw == raw.digest.description, record.rawSize == raw.size,
-      record.parameters == parameters.key,
-      let digest = try? Digest(parsing: record.compressed), digest.algorithm == .sha256,
-      store.size(of: digest) == record.compressedSize
-    else {
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    guard let (record, digest) = record(of: raw.digest), record.rawSize == raw.size else {
       unlink(path)
       return nil
     }

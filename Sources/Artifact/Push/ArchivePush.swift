@@ -91,11 +91,7 @@ extension ImagePusher {
           if dryRun { return (plan, nil) }
           let made = try makePusher(plan)
           pusher = made
-          for (digest, reason) in corrupt.sorted(by: { $0.key < $1.key })
-          where made.uses[digest] != nil {
-            made.ledger.fail(digest, reason.description)
-            log("FAILED blob \(digest): \(reason)")
-          }
+          made.failCorrupt(corrupt)
           // Ask the registry what it has for the whole plan at once: a re-push then reads no
           // further, and every upload below skips its own HEAD.
           await made.learnPresence()
@@ -218,6 +214,15 @@ extension ImagePusher {
     }
   }
 
+  /// Fails the blobs of the plan found corrupt while planning (small entries hashed as they
+  /// were read): only the images using them fail, once the plan says which those are.
+  func failCorrupt(_ corrupt: [Digest: PushError]) {
+    for (digest, reason) in corrupt.sorted(by: { $0.key < $1.key }) where uses[digest] != nil {
+      ledger.fail(digest, reason.description)
+      log("FAILED blob \(digest): \(reason)")
+    }
+  }
+
   static func blobDigest(_ name: String) -> Digest? {
     let parts = name.split(separator: "/")
     guard parts.count == 3, parts[0] == "blobs" else { return nil }
@@ -269,11 +274,7 @@ extension ImagePusher {
     else { return nil }
     if dryRun { return (plan, nil) }
     let pusher = try makePusher(plan)
-    for (digest, reason) in corrupt.sorted(by: { $0.key < $1.key }) where pusher.uses[digest] != nil
-    {
-      pusher.ledger.fail(digest, reason.description)
-      log("FAILED blob \(digest): \(reason)")
-    }
+    pusher.failCorrupt(corrupt)
     let entries = readable
     let report = await pusher.push(
       manifest: { manifests[$0] },

@@ -35,11 +35,7 @@ public enum ArchiveScanner {
     path: String, workers: Int = 2, buffersPerWorker: Int = 4,
     sinkFor: (_ name: String, _ size: Int64) -> Sink?
   ) throws(ArchiveError) -> (compression: ArchiveCompression?, entries: [Scanned<Sink>]) {
-    if let map = try ArchiveMap.map(path: path),
-      !map.entries.values.contains(where: {
-        if case .unavailable = $0.placement { return true } else { return false }
-      })
-    {
+    if let map = try ArchiveMap.map(path: path), map.readsEveryEntry {
       return (map.compression, try scan(map, workers: workers, sinkFor: sinkFor))
     }
     let reader = try ArchiveReader(path: path)
