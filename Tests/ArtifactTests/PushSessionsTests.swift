@@ -56,6 +56,34 @@ struct PushSessionsTests {
     }
   }
 
+  @Test("blobs are uploaded largest first, whatever the plan order")
+  func largestBlobsGoFirst() async throws {
+    let fixture = try await ImportFixture(filePaths: [])
+    try await withTestRegistry(.plain) { registry in
+      let plan = try PushTests.plan(fixture.store, target: PushTests.target(registry))
+      let sizes = Dictionary(
+        plan.blobUses.map { ($0.blob.digest.description, $0.blob.size) },
+        uniquingKeysWith: { first, _ in first })
+      // The fixture's plan order is not already by size, or this test could not fail.
+      let planSizes = plan.blobUses.map(\.blob.size)
+      #expect(planSizes != planSizes.sorted(by: >))
+      // One lane: uploads reach the registry in the order the pusher starts them.
+      let report = await ImagePusher(
+        client: PushTests.client(for: registry), plan: plan, parallel: 1
+      ).push(from: fixture.store)
+      #expect(report.failed.isEmpty, "\(report.failed)")
+      try await PushRepushFastPathTests.settledLog(registry)
+      let uploaded = try PushRepushFastPathTests.requests(registry, after: 0).compactMap {
+        request -> Int64? in
+        guard request.method == "PUT", let digest = request.uri.split(separator: "=").last
+        else { return nil }
+        return sizes[String(digest).removingPercentEncoding ?? String(digest)]
+      }
+      #expect(uploaded.count == report.blobsUploaded)
+      #expect(uploaded == uploaded.sorted(by: >), "\(uploaded)")
+    }
+  }
+
   @Test("an archive that ends part-way: the push fails; every session opened is used or deleted")
   func truncatedStreamLeavesNoSession() async throws {
     let fixture = try await ImportFixture(filePaths: [])
