@@ -71,6 +71,7 @@ struct ArtifactPushCommand: AsyncParsableCommand {
       // `parallel` blobs move at once; the extra threads carry the small requests (HEADs,
       // upload sessions, manifest PUTs) that wait on the registry's fsyncs, not on CPU.
       let (config, client) = try target.client(threads: parallel + 10)
+      try requireReadable(artifact ?? imagesDir ?? ".")
       let log: @Sendable (String) -> Void = { print($0) }
       let mapping = target.mapping(config)
       let harbor = config.type == .harbor
@@ -91,7 +92,10 @@ struct ArtifactPushCommand: AsyncParsableCommand {
         let result = try await ImagePusher.pushArchive(
           path: artifact, target: mapping, patterns: images, log: log,
           makePusher: { plan in
-            ImagePusher(
+            // A registry that is down, a wrong port, TLS or credentials: one error before
+            // the first blob, after the local mistakes (the plan's) are ruled out.
+            try await client.checkReachable()
+            return ImagePusher(
               client: client, plan: plan, parallel: parallel, continueOnError: continueOnError,
               log: log)
           })
@@ -109,6 +113,7 @@ struct ArtifactPushCommand: AsyncParsableCommand {
         plan = complete
         if harbor { projects = try await ensureProjects(plan, client: client) }
         if dryRun { return printDryRun(plan, projects) }
+        try await client.checkReachable()
         let pusher = ImagePusher(
           client: client, plan: plan, parallel: parallel, continueOnError: continueOnError,
           log: log)
@@ -200,6 +205,16 @@ struct ArtifactPushCommand: AsyncParsableCommand {
 
 private func list(_ names: [String]) -> String {
   names.isEmpty ? "none" : names.joined(separator: ", ")
+}
+
+/// Throws the reason `path` (a file or a directory) cannot be opened, before any request is
+/// sent: a typo in a path should not first wait on a registry.
+private func requireReadable(_ path: String) throws {
+  let fd = open(path, O_RDONLY)
+  guard fd >= 0 else {
+    throw PushError.source("\(path): cannot open for reading: \(String(cString: strerror(errno)))")
+  }
+  close(fd)
 }
 
 /// Reads a small file whole (the layout's index.json).
@@ -324,6 +339,7 @@ extension ArtifactVerifyCommand {
     try await reportingFailures {
       let started = Date()
       let (config, client) = try target.client(threads: 4)
+      try requireReadable(artifact)
       let mapping = target.mapping(config)
       let plan: PushPlan
       var isDirectory: ObjCBool = false
@@ -344,6 +360,7 @@ extension ArtifactVerifyCommand {
           makePusher: { _ in throw PushError.source("unreachable") }, dryRun: true
         ).plan
       }
+      try await client.checkReachable()
       let result = await RemoteVerifier.verify(plan: plan, client: client)
       for problem in result.problems { print("error: \(problem)") }
       print(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `kk` root command: the offline-bundle half of KubeKey, as an OCI toolkit.
 @main
@@ -20,6 +21,40 @@ struct KK: AsyncParsableCommand {
       ImageCommand.self,
     ]
   )
+
+  /// Runs the command like ArgumentParser's own `main()`, but ends the process with `_exit`
+  /// after flushing stdout and stderr instead of `exit`.
+  ///
+  /// Why: `exit` runs the C `atexit` handlers, OpenSSL's cleanup among them, while the
+  /// transfer pool's threads may still be inside libcurl (starting up, or finishing a
+  /// transfer that an error made moot). That race crashed kk on its way out after an early
+  /// error (a missing `-a` file: the message, then SIGSEGV in a pool thread). Nothing kk
+  /// writes depends on exit handlers: files are closed, synced and renamed before a command
+  /// returns.
+  static func main() async {
+    let code: Int32
+    do {
+      var command = try parseAsRoot()
+      if var command = command as? AsyncParsableCommand {
+        try await command.run()
+      } else {
+        try command.run()
+      }
+      code = ExitCode.success.rawValue
+    } catch {
+      code = exitCode(for: error).rawValue
+      let text = fullMessage(for: error)
+      if !text.isEmpty {
+        if code == ExitCode.success.rawValue {
+          print(text)
+        } else {
+          FileHandle.standardError.write(Data((text + "\n").utf8))
+        }
+      }
+    }
+    fflush(nil)  // every output stream
+    _exit(code)
+  }
 }
 
 extension KKVersion {

@@ -25,11 +25,12 @@ extension ImagePusher {
 
   /// Plans from the archive and pushes it.
   ///
-  /// - Parameter makePusher: builds the pusher once the plan is known.
+  /// - Parameter makePusher: builds the pusher once the plan is known (and may first check
+  ///   the registry: local mistakes in the plan are then reported before network ones).
   public static func pushArchive(
     path: String, target: @escaping (Reference) throws -> Reference?, patterns: [String],
     log: @escaping @Sendable (String) -> Void,
-    makePusher: (PushPlan) throws -> ImagePusher, dryRun: Bool = false
+    makePusher: (PushPlan) async throws -> ImagePusher, dryRun: Bool = false
   ) async throws -> (plan: PushPlan, report: PushReport?) {
     if let map = try ArchiveMap.map(path: path),
       let mapped = try await pushMapped(
@@ -89,7 +90,7 @@ extension ImagePusher {
             continue
           }
           if dryRun { return (plan, nil) }
-          let made = try makePusher(plan)
+          let made = try await makePusher(plan)
           pusher = made
           made.failCorrupt(corrupt)
           // Ask the registry what it has for the whole plan at once: a re-push then reads no
@@ -236,7 +237,7 @@ extension ImagePusher {
   /// then reads the archive and reports what is wrong.
   static func pushMapped(
     _ map: ArchiveMap, target: @escaping (Reference) throws -> Reference?, patterns: [String],
-    log: @escaping @Sendable (String) -> Void, makePusher: (PushPlan) throws -> ImagePusher,
+    log: @escaping @Sendable (String) -> Void, makePusher: (PushPlan) async throws -> ImagePusher,
     dryRun: Bool
   ) async throws -> (plan: PushPlan, report: PushReport?)? {
     guard case .inline(let indexJSON)? = map.entries["index.json"]?.placement else { return nil }
@@ -273,7 +274,7 @@ extension ImagePusher {
     guard needed.allSatisfy({ small[$0] != nil || readable[$0] != nil || corrupt[$0] != nil })
     else { return nil }
     if dryRun { return (plan, nil) }
-    let pusher = try makePusher(plan)
+    let pusher = try await makePusher(plan)
     pusher.failCorrupt(corrupt)
     let entries = readable
     let report = await pusher.push(

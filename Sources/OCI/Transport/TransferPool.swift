@@ -54,6 +54,10 @@ public final class TransferPool: Sendable {
 
   public init(threads: Int = 4, options: TransportOptions = TransportOptions()) {
     threadCount = max(1, threads)
+    // libcurl's global init (OpenSSL's with it) runs here, on the creating thread, and not
+    // in whichever pool thread starts first: it is then over before anything can end the
+    // process, and no pool thread races another through it.
+    _ = CurlRuntime.ready
     for index in 0..<threadCount {
       let queue = self.queue
       let thread = Thread {
