@@ -58,7 +58,10 @@ import Testing
     // A port nothing listens on: bind one, note it, close it.
     let port = try await ProcessRunner.checked(
       "python3",
-      ["-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"]
+      [
+        "-c",
+        "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])",
+      ]
     ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     let result = try await KKBinary.run([
       "artifact", "images", "push", "--images-dir", images.layout, "--registry",
