@@ -25,7 +25,20 @@ struct ArtifactImportCommand: AsyncParsableCommand {
   func run() async throws {
     try await reportingFailures {
       let started = Date()
-      let report = try ArtifactImporter.importArtifact(archive: artifact, into: directory)
+      // Ctrl-C or a TERM mid-import must not leave the staging store (as large as the
+      // artifact's blobs), nor a work dir this import created.
+      let cleanup = InterruptCleanup(
+        paths: ArtifactImporter.discardOnInterrupt(directory: directory))
+      defer { cleanup.disarm() }
+      let report: ImportReport
+      do {
+        report = try ArtifactImporter.importArtifact(archive: artifact, into: directory)
+      } catch {
+        // The handler removed the staging store under the import: the error is its echo,
+        // and the process is about to die by the signal.
+        cleanup.awaitSignalDeathIfFired()
+        throw error
+      }
       let seconds = Date().timeIntervalSince(started)
       if report.alreadyImported {
         print("already imported: \(directory) holds \(report.indexDigest) (stamp); nothing to do")

@@ -64,6 +64,15 @@ public enum ArtifactImporter {
     }
   }
 
+  /// What to remove when an import into `directory` is killed by a signal, decided before it
+  /// starts: the outermost directory the import would create (all of it is the import's),
+  /// else its staging store. Files already placed in an existing directory are whole (each
+  /// was renamed into place) and stay; without the stamp the next import places them again.
+  public static func discardOnInterrupt(directory: String) -> [String] {
+    if let outermost = missingAncestors(of: directory).first { return [outermost] }
+    return [directory + "/" + stagingName]
+  }
+
   /// `path` and those of its parents that do not exist yet, outermost first.
   static func missingAncestors(of path: String) -> [String] {
     var missing: [String] = []
