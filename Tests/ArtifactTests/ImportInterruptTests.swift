@@ -2,11 +2,11 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import Artifact
+
 #if canImport(Glibc)
   import Glibc
 #endif
-
-@testable import Artifact
 
 /// An import killed by Ctrl-C or TERM leaves neither its staging store (as large as the
 /// artifact's blobs) nor a work dir it created; a work dir that existed keeps what it had.
@@ -65,8 +65,9 @@ import Testing
     // The next import completes as if nothing had happened.
     let again = try await KKBinary.run(["artifact", "import", "-a", archive, "--dir", directory])
     #expect(again.exitCode == 0, "\(again)")
-    let large = try FileManager.default.attributesOfItem(
-      atPath: directory + "/kube/v1.0.0/amd64/large")[.size] as? Int
+    let large =
+      try FileManager.default.attributesOfItem(
+        atPath: directory + "/kube/v1.0.0/amd64/large")[.size] as? Int
     #expect(large == 160 << 20)
   }
 }
