@@ -72,7 +72,12 @@ struct ArtifactPushCommand: AsyncParsableCommand {
       // upload sessions, manifest PUTs) that wait on the registry's fsyncs, not on CPU.
       let (config, client) = try target.client(threads: parallel + 10)
       try requireReadable(artifact ?? imagesDir ?? ".")
-      let log: @Sendable (String) -> Void = { print($0) }
+      let progress = PushProgress()
+      let printer = dryRun ? nil : PushProgressPrinter(progress, tty: isatty(STDERR_FILENO) == 1)
+      defer { printer?.stop() }
+      let log: @Sendable (String) -> Void = { line in
+        if let printer { printer.log(line) } else { print(line) }
+      }
       let mapping = target.mapping(config)
       let harbor = config.type == .harbor
       let report: PushReport
@@ -97,7 +102,7 @@ struct ArtifactPushCommand: AsyncParsableCommand {
             try await client.checkReachable()
             return ImagePusher(
               client: client, plan: plan, parallel: parallel, continueOnError: continueOnError,
-              log: log)
+              progress: progress, log: log)
           })
         guard let pushed = result.report else { return }
         (plan, report) = (result.plan, pushed)
@@ -116,9 +121,10 @@ struct ArtifactPushCommand: AsyncParsableCommand {
         try await client.checkReachable()
         let pusher = ImagePusher(
           client: client, plan: plan, parallel: parallel, continueOnError: continueOnError,
-          log: log)
+          progress: progress, log: log)
         report = await pusher.push(from: store)
       }
+      printer?.stop()
       print(summary(report, projects: projects))
       if !report.succeeded {
         for failure in report.failed { Output.error("\(failure)") }

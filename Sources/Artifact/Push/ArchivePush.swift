@@ -96,6 +96,7 @@ extension ImagePusher {
           // Ask the registry what it has for the whole plan at once: a re-push then reads no
           // further, and every upload below skips its own HEAD.
           await made.learnPresence()
+          made.startProgress()
           made.expectUploads(upfront: true)
           let manifests = small
           made.startEarlyManifests { manifests[$0] }

@@ -28,12 +28,15 @@ public final class ImagePusher: Sendable {
   let manifestPuts = ManifestPutOnce()
   /// Repositories the registry refused to take blobs into.
   let refusals = RepositoryRefusals()
+  /// Bytes and blobs so far, for the command's progress line.
+  let progress: PushProgress?
 
   public init(
     client: RegistryClient, plan: PushPlan, parallel: Int = 6, continueOnError: Bool = false,
-    log: @escaping @Sendable (String) -> Void = { _ in }
+    progress: PushProgress? = nil, log: @escaping @Sendable (String) -> Void = { _ in }
   ) {
     self.client = client
+    self.progress = progress
     self.plan = plan
     self.parallel = max(1, parallel)
     self.log = log
@@ -67,6 +70,7 @@ public final class ImagePusher: Sendable {
     let started = Date()
     // All HEADs first, in parallel: uploads then skip theirs (one round trip less each).
     await learnPresence()
+    startProgress()
     expectUploads(upfront: false)
     startEarlyManifests(manifest)
     await limited(Self.largestFirst(plan.blobUses)) { use in
@@ -104,7 +108,9 @@ public final class ImagePusher: Sendable {
     make: @escaping @Sendable () throws -> any ByteSource
   ) async {
     if ledger.isStopped || ledger.isDone(blob.digest) { return }
-    let factory = BlobSourceFactory(blob, rereadable: rereadable, make: make)
+    let counted: @Sendable () throws -> any ByteSource
+    if let progress { counted = { progress.counting(try make()) } } else { counted = make }
+    let factory = BlobSourceFactory(blob, rereadable: rereadable, make: counted)
     var targets: [String] = []
     var from: String?
     for repository in repositories {

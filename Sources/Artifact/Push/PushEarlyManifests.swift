@@ -65,6 +65,7 @@ extension ImagePusher {
   /// `ledger.finished`, and the early manifests of images that became complete.
   func blobDone(_ digest: Digest) {
     ledger.finished(digest)
+    progress?.blobDone()
     let (ready, source) = early.finished(digest)
     if let source { sendEarly(ready, source) }
   }

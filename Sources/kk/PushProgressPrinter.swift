@@ -1,0 +1,82 @@
+import Artifact
+import Foundation
+
+/// Shows a push's progress on stderr: on a terminal one line rewritten four times a second
+/// (bytes, blobs, rate, ETA); otherwise (CI logs, pipes) the same line every 30 s, so a long
+/// push still shows signs of life without filling a log with carriage returns.
+final class PushProgressPrinter: @unchecked Sendable {
+  // @unchecked: the mutable fields are guarded by `lock`.
+  private let progress: PushProgress
+  private let tty: Bool
+  private let lock = NSLock()
+  private let started = Date()
+  private var timer: DispatchSourceTimer?
+  private var drawn = false
+
+  init(_ progress: PushProgress, tty: Bool) {
+    self.progress = progress
+    self.tty = tty
+    let timer = DispatchSource.makeTimerSource(queue: .global())
+    let interval: DispatchTimeInterval = tty ? .milliseconds(250) : .seconds(30)
+    timer.schedule(deadline: .now() + interval, repeating: interval)
+    timer.setEventHandler { [weak self] in self?.draw() }
+    timer.resume()
+    self.timer = timer
+  }
+
+  /// Prints `line` on stdout with the progress line out of its way.
+  func log(_ line: String) {
+    lock.withLock {
+      clearLocked()
+      print(line)
+      fflush(nil)
+    }
+  }
+
+  /// Stops drawing and clears the line (before the summary is printed).
+  func stop() {
+    lock.withLock {
+      timer?.cancel()
+      timer = nil
+      clearLocked()
+    }
+  }
+
+  /// `312.4 MiB / 750.3 MiB  61/115 blobs  280.1 MiB/s  ETA 2 s`, or nil before the
+  /// registry has said what it holds.
+  static func line(_ snapshot: PushProgress.Snapshot, seconds: Double) -> String? {
+    guard snapshot.started else { return nil }
+    let total = snapshot.bytesToSend
+    let sent = min(snapshot.bytesRead, total)
+    let blobs = "\(min(snapshot.blobsDone, snapshot.blobsTotal))/\(snapshot.blobsTotal) blobs"
+    guard total > 0 else { return "kk: push: nothing to upload, \(blobs)" }
+    let rate = seconds > 0 ? Double(sent) / seconds : 0
+    let eta = rate > 0 ? String(format: "ETA %.0f s", Double(total - sent) / rate) : "ETA -"
+    return
+      "kk: push: \(Output.bytes(sent)) / \(Output.bytes(total))  \(blobs)  \(Output.rate(sent, seconds: seconds))  \(eta)"
+  }
+
+  private func draw() {
+    lock.withLock {
+      guard timer != nil,
+        let text = Self.line(progress.snapshot, seconds: Date().timeIntervalSince(started))
+      else { return }
+      if tty {
+        write("\r\u{1B}[K" + text)
+        drawn = true
+      } else {
+        write(text + "\n")
+      }
+    }
+  }
+
+  private func clearLocked() {
+    guard drawn else { return }
+    write("\r\u{1B}[K")
+    drawn = false
+  }
+
+  private func write(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+  }
+}
