@@ -31,6 +31,9 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
   case compression(path: String, detail: String)
   /// The writer was used after `finish()`/`abandon()`, or the reader after the stream ended.
   case misuse(String)
+  /// A tarball of Go KubeKey 3.x's work dir (its images an OCI layout under `images/`), not
+  /// an artifact kk wrote: said as such, since "no index.json" would not tell the user why.
+  case kubekeyWorkDir(path: String)
 
   public var description: String {
     switch self {
@@ -67,6 +70,12 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
       return "\(path): compression failed: \(detail)"
     case .misuse(let detail):
       return "archive API misuse: \(detail)"
+    case .kubekeyWorkDir(let path):
+      return
+        "\(path) looks like an artifact of Go KubeKey 3.x (a tarball of its work dir, images under "
+        + "images/), not one kk wrote: kk reads the artifacts of `kk artifact export` (one OCI "
+        + "layout at the root); export the manifest with kk, or push this one with the KubeKey "
+        + "that wrote it"
     }
   }
 }

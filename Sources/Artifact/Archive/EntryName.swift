@@ -20,6 +20,12 @@ enum EntryName {
     return .success(parts.joined(separator: "/"))
   }
 
+  /// True for the names that give away a tarball of Go KubeKey 3.x's work dir: its images
+  /// are one OCI layout under `images/` (a kk artifact has its layout at the root).
+  static func isKubeKeyWorkDirLayout(_ name: String) -> Bool {
+    name == "images/index.json" || name == "images/oci-layout"
+  }
+
   struct Refusal: Error {
     let reason: String
     init(_ reason: String) { self.reason = reason }

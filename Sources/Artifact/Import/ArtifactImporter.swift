@@ -212,6 +212,9 @@ public enum ArtifactImporter {
     }
     if let failure { throw failure }
     guard let layout else {
+      if ignored.contains(where: EntryName.isKubeKeyWorkDirLayout) {
+        throw .archive(.kubekeyWorkDir(path: archive))
+      }
       throw .notAnArtifact(path: archive, reason: "it has no oci-layout entry")
     }
     guard let indexJSON else {

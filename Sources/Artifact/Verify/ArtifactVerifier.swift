@@ -44,6 +44,7 @@ public enum ArtifactVerifier {
     -> LayoutSnapshot
   {
     var strays: [String] = []
+    var kubekeyWorkDir = false
     // Without hashing (inspect) a blob too large to be a manifest is only counted: unread.
     var unread: [(String, BlobFacts)] = []
     let result = try ArchiveScanner.scan(path: path, workers: workers) {
@@ -57,8 +58,13 @@ public enum ArtifactVerifier {
       case .strayBlob:
         strays.append(name)
         return nil
-      case .other: return nil
+      case .other:
+        kubekeyWorkDir = kubekeyWorkDir || EntryName.isKubeKeyWorkDirLayout(name)
+        return nil
       }
+    }
+    if kubekeyWorkDir && !result.entries.contains(where: { $0.name == "index.json" }) {
+      throw .kubekeyWorkDir(path: path)
     }
     var snapshot = LayoutSnapshot(source: path, strayFiles: strays)
     for entry in result.entries {
