@@ -99,7 +99,7 @@ struct ArtifactPushCommand: AsyncParsableCommand {
           makePusher: { plan in
             // A registry that is down, a wrong port, TLS or credentials: one error before
             // the first blob, after the local mistakes (the plan's) are ruled out.
-            try await client.checkReachable()
+            if !plan.images.isEmpty { try await client.checkReachable() }
             return ImagePusher(
               client: client, plan: plan, parallel: parallel, continueOnError: continueOnError,
               progress: progress, log: log)
@@ -118,13 +118,17 @@ struct ArtifactPushCommand: AsyncParsableCommand {
         plan = complete
         if harbor { projects = try await ensureProjects(plan, client: client) }
         if dryRun { return printDryRun(plan, projects) }
-        try await client.checkReachable()
+        if !plan.images.isEmpty { try await client.checkReachable() }
         let pusher = ImagePusher(
           client: client, plan: plan, parallel: parallel, continueOnError: continueOnError,
           progress: progress, log: log)
         report = await pusher.push(from: store)
       }
       printer?.stop()
+      if plan.images.isEmpty {
+        // A binaries-only artifact: say so rather than leave "0 pushed" to puzzle over.
+        print("nothing to push: \(artifact ?? imagesDir ?? ".") holds no images, only files")
+      }
       print(summary(report, projects: projects))
       if !report.succeeded {
         for failure in report.failed { Output.error("\(failure)") }

@@ -126,6 +126,15 @@ import Testing
         }
       }
 
+      // A push of a files-only artifact sends nothing, says why, and succeeds (no registry
+      // is asked: there is nothing to check it for).
+      let pushed = try await KKBinary.run(
+        ["artifact", "images", "push", "-a", output, "--registry", "127.0.0.1:1"])
+      #expect(pushed.exitCode == 0, "\(pushed)")
+      #expect(
+        pushed.stdout.contains("nothing to push: \(output) holds no images, only files"),
+        "\(pushed.stdout)")
+
       // Import puts each file where KubeKey's node-side commands look for it.
       let work = dir.path + "/kubekey"
       let imported = try await KKBinary.run(["artifact", "import", "-a", output, "--dir", work])
