@@ -72,6 +72,9 @@ struct ArtifactPushCommand: AsyncParsableCommand {
       // upload sessions, manifest PUTs) that wait on the registry's fsyncs, not on CPU.
       let (config, client) = try target.client(threads: parallel + 10)
       try requireReadable(artifact ?? imagesDir ?? ".")
+      // Ctrl-C: abort the uploads in flight and cancel their sessions, then die by it.
+      let interruption = dryRun ? nil : PushInterruption()
+      defer { interruption?.disarm() }
       let progress = PushProgress()
       let printer = dryRun ? nil : PushProgressPrinter(progress, tty: isatty(STDERR_FILENO) == 1)
       defer { printer?.stop() }
@@ -100,9 +103,11 @@ struct ArtifactPushCommand: AsyncParsableCommand {
             // A registry that is down, a wrong port, TLS or credentials: one error before
             // the first blob, after the local mistakes (the plan's) are ruled out.
             if !plan.images.isEmpty { try await client.checkReachable() }
-            return ImagePusher(
+            let pusher = ImagePusher(
               client: client, plan: plan, parallel: parallel, continueOnError: continueOnError,
               progress: progress, log: log)
+            interruption?.attach(pusher)
+            return pusher
           })
         guard let pushed = result.report else { return }
         (plan, report) = (result.plan, pushed)
@@ -122,9 +127,11 @@ struct ArtifactPushCommand: AsyncParsableCommand {
         let pusher = ImagePusher(
           client: client, plan: plan, parallel: parallel, continueOnError: continueOnError,
           progress: progress, log: log)
+        interruption?.attach(pusher)
         report = await pusher.push(from: store)
       }
       printer?.stop()
+      interruption?.finishIfInterrupted()
       if plan.images.isEmpty {
         // A binaries-only artifact: say so rather than leave "0 pushed" to puzzle over.
         print("nothing to push: \(artifact ?? imagesDir ?? ".") holds no images, only files")

@@ -11,54 +11,8 @@ import Testing
 /// requests are counted from docker-registry's own access log.
 @Suite("Push: re-push fast path", .serialized)
 struct PushRepushFastPathTests {
-  /// One request as docker-registry logged it ("response completed", with or without error).
-  struct Request: Equatable {
-    var method: String
-    var uri: String
-  }
-
-  /// The requests the registry logged after the first `skipping` bytes of its log.
-  static func requests(_ registry: TestRegistry, after skipping: Int) throws -> [Request] {
-    let log = try Data(contentsOf: URL(fileURLWithPath: registry.logPath))
-    let text = String(decoding: log.dropFirst(skipping), as: UTF8.self)
-    return text.split(separator: "\n").compactMap { line in
-      // 4xx answers are logged as "response completed with error".
-      guard line.contains("msg=\"response completed"),
-        let method = field(line, "http.request.method="),
-        let uri = field(line, "http.request.uri=")
-      else { return nil }
-      return Request(method: method, uri: uri)
-    }
-  }
-
-  private static func field(_ line: Substring, _ key: String) -> String? {
-    guard let start = line.range(of: key)?.upperBound else { return nil }
-    let rest = line[start...]
-    if rest.first == "\"" {
-      let body = rest.dropFirst()
-      return body.firstIndex(of: "\"").map { String(body[..<$0]) }
-    }
-    return String(rest.prefix { $0 != " " })
-  }
-
-  static func logSize(_ registry: TestRegistry) throws -> Int {
-    try Data(contentsOf: URL(fileURLWithPath: registry.logPath)).count
-  }
-
-  static func blobHEADs(_ requests: [Request]) -> [Request] {
+  static func blobHEADs(_ requests: [LoggedRequest]) -> [LoggedRequest] {
     requests.filter { $0.method == "HEAD" && $0.uri.contains("/blobs/") }
-  }
-
-  /// docker-registry writes its access log line after the response: wait until the log has
-  /// stopped growing before counting.
-  static func settledLog(_ registry: TestRegistry) async throws {
-    var last = -1
-    while true {
-      let size = try logSize(registry)
-      if size == last { return }
-      last = size
-      try await Task.sleep(nanoseconds: 150_000_000)
-    }
   }
 
   @Test("a re-push (directory and archive) sends no blob HEAD and no manifest PUT")
@@ -73,8 +27,8 @@ struct PushRepushFastPathTests {
       #expect(first.blobsUploaded > 0)
 
       for source in ["directory", "archive"] {
-        try await Self.settledLog(registry)
-        let mark = try Self.logSize(registry)
+        try await registry.settledLog()
+        let mark = try registry.logSize()
         let again: PushReport
         if source == "directory" {
           again = await ImagePusher(client: PushTests.client(for: registry), plan: plan).push(
@@ -82,8 +36,8 @@ struct PushRepushFastPathTests {
         } else {
           again = try await PushTests.pushArchive(archive, to: registry)
         }
-        try await Self.settledLog(registry)
-        let requests = try Self.requests(registry, after: mark)
+        try await registry.settledLog()
+        let requests = try registry.loggedRequests(after: mark)
         #expect(again.failed.isEmpty, "\(source): \(again.failed)")
         #expect(again.pushed.count == fixture.images.images.count, "\(source)")
         #expect(again.bytesSent == 0 && again.blobsUploaded == 0 && again.manifestsPushed == 0)
@@ -114,8 +68,8 @@ struct PushRepushFastPathTests {
         from: fixture.store)
       #expect(report.failed.isEmpty, "\(report.failed)")
       #expect(report.blobsPresent == 0)
-      try await Self.settledLog(registry)
-      let requests = try Self.requests(registry, after: 0)
+      try await registry.settledLog()
+      let requests = try registry.loggedRequests(after: 0)
       #expect(requests.filter { $0.uri.hasPrefix("/v2/_catalog") }.count == 1)
       #expect(
         !requests.contains { $0.method == "HEAD" }, "\(requests.filter { $0.method == "HEAD" })")
@@ -157,12 +111,12 @@ struct PushRepushFastPathTests {
         from: fixture.store)
       #expect(first.failed.isEmpty, "\(first.failed)")
 
-      try await Self.settledLog(registry)
-      let mark = try Self.logSize(registry)
+      try await registry.settledLog()
+      let mark = try registry.logSize()
       let again = await ImagePusher(client: PushTests.client(for: registry), plan: plan).push(
         from: fixture.store)
-      try await Self.settledLog(registry)
-      let requests = try Self.requests(registry, after: mark)
+      try await registry.settledLog()
+      let requests = try registry.loggedRequests(after: mark)
       #expect(again.failed.isEmpty && again.manifestsPushed == 0 && again.bytesSent == 0)
       #expect(Self.blobHEADs(requests).isEmpty, "\(Self.blobHEADs(requests))")
       let tag = "/v2/\(image.repository)/manifests/sha256-\(entry.digest.encoded)"
@@ -192,11 +146,11 @@ struct PushRepushFastPathTests {
         try await client.manifestDescriptor(repository: moved.repository, reference: tag)?.digest
           == child.digest)
 
-      try await Self.settledLog(registry)
-      let mark = try Self.logSize(registry)
+      try await registry.settledLog()
+      let mark = try registry.logSize()
       let again = await ImagePusher(client: client, plan: plan).push(from: fixture.store)
-      try await Self.settledLog(registry)
-      let requests = try Self.requests(registry, after: mark)
+      try await registry.settledLog()
+      let requests = try registry.loggedRequests(after: mark)
       #expect(again.failed.isEmpty, "\(again.failed)")
       #expect(again.bytesSent == 0)
       // Only the moved tag is sent again; its children are found by their own HEADs.

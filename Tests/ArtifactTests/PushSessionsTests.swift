@@ -10,18 +10,6 @@ import Testing
 /// left behind in the registry.
 @Suite("Push: upload sessions opened ahead", .serialized)
 struct PushSessionsTests {
-  /// Upload session directories docker-registry still holds (`_uploads/<uuid>`).
-  static func leftoverSessions(_ registry: TestRegistry) -> [String] {
-    let root = registry.storagePath + "/docker/registry/v2/repositories"
-    guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
-    var found: [String] = []
-    while let path = walker.nextObject() as? String {
-      let parts = path.split(separator: "/")
-      if parts.count >= 2, parts[parts.count - 2] == "_uploads" { found.append(path) }
-    }
-    return found
-  }
-
   @Test("archive and directory: one session per upload, none left behind")
   func sessionsAreUsedOrDeleted() async throws {
     let fixture = try await ImportFixture(filePaths: [])
@@ -41,8 +29,8 @@ struct PushSessionsTests {
         }
         #expect(report.failed.isEmpty, "\(source): \(report.failed)")
         #expect(report.blobsUploaded > 0)
-        try await PushRepushFastPathTests.settledLog(registry)
-        let requests = try PushRepushFastPathTests.requests(registry, after: 0)
+        try await registry.settledLog()
+        let requests = try registry.loggedRequests(after: 0)
         let sessions = requests.filter {
           $0.method == "POST" && $0.uri.contains("/blobs/uploads/") && !$0.uri.contains("mount=")
         }
@@ -50,7 +38,7 @@ struct PushSessionsTests {
         // Every session opened (ahead or not) carried one upload; none was opened for nothing.
         #expect(sessions.count == report.blobsUploaded, "\(source)")
         #expect(deleted.isEmpty, "\(source): \(deleted)")
-        #expect(Self.leftoverSessions(registry).isEmpty, "\(source)")
+        #expect(registry.leftoverUploadSessions().isEmpty, "\(source)")
         try await PushTests.expectDigestsPreserved(fixture.images, in: registry)
       }
     }
@@ -72,8 +60,8 @@ struct PushSessionsTests {
         client: PushTests.client(for: registry), plan: plan, parallel: 1
       ).push(from: fixture.store)
       #expect(report.failed.isEmpty, "\(report.failed)")
-      try await PushRepushFastPathTests.settledLog(registry)
-      let uploaded = try PushRepushFastPathTests.requests(registry, after: 0).compactMap {
+      try await registry.settledLog()
+      let uploaded = try registry.loggedRequests(after: 0).compactMap {
         request -> Int64? in
         guard request.method == "PUT", let digest = request.uri.split(separator: "=").last
         else { return nil }
@@ -97,8 +85,8 @@ struct PushSessionsTests {
       await #expect(throws: ArchiveError.self) {
         _ = try await PushTests.pushArchive(cut, to: registry, continueOnError: true)
       }
-      try await PushRepushFastPathTests.settledLog(registry)
-      let requests = try PushRepushFastPathTests.requests(registry, after: 0)
+      try await registry.settledLog()
+      let requests = try registry.loggedRequests(after: 0)
       func sessions(_ method: String) -> Set<String> {
         Set(
           requests.filter { $0.method == method && $0.uri.contains("/blobs/uploads/") }.compactMap {

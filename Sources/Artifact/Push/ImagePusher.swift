@@ -30,6 +30,8 @@ public final class ImagePusher: Sendable {
   let refusals = RepositoryRefusals()
   /// Bytes and blobs so far, for the command's progress line.
   let progress: PushProgress?
+  /// Set by ``interrupt()``.
+  let interrupted = Flag()
 
   public init(
     client: RegistryClient, plan: PushPlan, parallel: Int = 6, continueOnError: Bool = false,
@@ -188,6 +190,11 @@ public final class ImagePusher: Sendable {
       ledger.record(result, size: blob.size)
       return .sent
     } catch {
+      if interrupted.isSet {
+        // Aborted by ``interrupt()``: the command reports the interruption once.
+        ledger.fail(blob.digest, "blob \(blob.digest): the push was interrupted")
+        return .failed
+      }
       if factory.needsSecondPass {
         ledger.deferToSecondPass(blob.digest)
         return .failed
@@ -232,8 +239,10 @@ public final class ImagePusher: Sendable {
       // The image whose blob stopped the push is listed with that blob's reason, not as
       // "not attempted": the reason is what the user needs on stderr.
       let reason =
-        image.blobs.lazy.compactMap { self.ledger.failure(of: $0.digest) }.first
-        ?? "not attempted: stopped after an earlier failure"
+        interrupted.isSet
+        ? "not tagged: the push was interrupted"
+        : image.blobs.lazy.compactMap { self.ledger.failure(of: $0.digest) }.first
+          ?? "not attempted: stopped after an earlier failure"
       ledger.update { $0.failed.append(PushReport.Failure(image: name, reason: reason)) }
       return
     }
@@ -321,6 +330,15 @@ public final class ImagePusher: Sendable {
         return true
       }
     }
+  }
+
+  /// Stops the push as soon as it can (a signal): no new blob or manifest is started, the
+  /// transfers in flight are aborted, and their upload sessions, like those opened ahead,
+  /// are cancelled with `DELETE`; the push then returns with no image tagged.
+  public func interrupt() {
+    interrupted.set()
+    ledger.stop()
+    client.abortTransfers()
   }
 
   private func fail(_ image: String, _ reason: String) {

@@ -48,6 +48,9 @@ final class PushLedger: @unchecked Sendable {
   /// True once a failure should stop the remaining work.
   var isStopped: Bool { lock.withLock { stopped } }
 
+  /// Stops the remaining work whatever `stopOnFailure` says (an interrupted push).
+  func stop() { lock.withLock { stopped = true } }
+
   func record(_ result: BlobPushResult, size: Int64) {
     lock.withLock {
       switch result {

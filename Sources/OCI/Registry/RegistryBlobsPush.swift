@@ -49,6 +49,10 @@ extension RegistryClient {
   /// its small requests (HEADs, manifest PUTs) that many at once.
   public var transferThreads: Int { pool.threadCount }
 
+  /// Aborts the client's transfers in flight; later requests run (see
+  /// `TransferPool.abortRunning()`).
+  public func abortTransfers() { pool.abortRunning() }
+
   static func uploadsPath(_ repository: String) -> String { "/v2/\(repository)/blobs/uploads/" }
 
   /// Uploads a blob unless the repository has it, trying a cross-repository mount from

@@ -51,6 +51,8 @@ private final class JobQueue: @unchecked Sendable {
 public final class TransferPool: Sendable {
   private let queue = JobQueue()
   public let threadCount: Int
+  /// The flags of the transfers queued or running now (``abortRunning()``).
+  private let running = Locked<[ObjectIdentifier: CancelFlag]>([:])
 
   public init(threads: Int = 4, options: TransportOptions = TransportOptions()) {
     threadCount = max(1, threads)
@@ -72,6 +74,15 @@ public final class TransferPool: Sendable {
 
   deinit { queue.close() }
 
+  /// Aborts every transfer queued or running now, as cancelling its task would (its `send`
+  /// throws `CancellationError` within about a second); transfers sent afterwards run.
+  ///
+  /// Why not cancel the tasks: an interrupted push must still send the `DELETE`s that
+  /// cancel its open upload sessions, from tasks that would be cancelled too.
+  public func abortRunning() {
+    for flag in running.withLock({ Array($0.values) }) { flag.set() }
+  }
+
   /// Runs `request` on a pool thread and resumes when it has completed.
   ///
   /// Throws `TransportError` for failures below HTTP, or whatever the request's sink or
@@ -80,6 +91,8 @@ public final class TransferPool: Sendable {
     // Cancelling the task aborts the transfer from curl's progress callback, so a failed
     // sibling in a task group does not wait for every other blob to finish.
     let cancel = CancelFlag()
+    running.withLock { $0[ObjectIdentifier(cancel)] = cancel }
+    defer { _ = running.withLock { $0.removeValue(forKey: ObjectIdentifier(cancel)) } }
     return try await withTaskCancellationHandler {
       try await withCheckedThrowingContinuation {
         (continuation: CheckedContinuation<HTTPResponse, any Error>) in
