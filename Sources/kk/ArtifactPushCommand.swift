@@ -131,7 +131,7 @@ struct ArtifactPushCommand: AsyncParsableCommand {
         report = await pusher.push(from: store)
       }
       printer?.stop()
-      interruption?.finishIfInterrupted()
+      interruption?.finishIfInterrupted(pushed: report.pushed.count, of: plan.images.count)
       if plan.images.isEmpty {
         // A binaries-only artifact: say so rather than leave "0 pushed" to puzzle over.
         print("nothing to push: \(artifact ?? imagesDir ?? ".") holds no images, only files")

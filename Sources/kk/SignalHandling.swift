@@ -128,12 +128,17 @@ final class PushInterruption: @unchecked Sendable {
     if caught != nil { pusher.interrupt() }
   }
 
-  /// After the push returned: when a signal interrupted it, says so and dies by the signal.
-  func finishIfInterrupted() {
+  /// After the push returned: when a signal interrupted it, says how far it got (`pushed`
+  /// of `total` images tagged; the signal may come after some, or after all) and dies by
+  /// the signal.
+  func finishIfInterrupted(pushed: Int, of total: Int) {
     guard let number = trap?.caughtSignal else { return }
+    let tagged =
+      pushed == 0
+      ? "no image was tagged" : "\(pushed) of \(total) images were pushed, no other was tagged"
     Output.error(
-      "interrupted: the uploads in flight were cancelled and no image was tagged; run the same "
-        + "command again to go on (blobs already in the registry are not sent again)")
+      "interrupted: the uploads in flight were cancelled and \(tagged); run the same command "
+        + "again to go on (blobs already in the registry are not sent again)")
     SignalTrap.die(by: number)
   }
 
