@@ -21,8 +21,11 @@ struct ArtifactPushCommand: AsyncParsableCommand {
       their path and drop the source host (docker.io/calico/cni:v3.23.2 -> \
       REGISTRY/calico/cni:v3.23.2); namespaceOverride replaces every path segment but the \
       last. Every index and manifest is pushed unchanged, so target digests equal the \
-      artifact's. With -a the archive is streamed: nothing is unpacked. Exit 0 when every \
-      image is pushed, 1 on a failure (listed), 2 with --continue-on-error when some failed. \
+      artifact's. With -a nothing is unpacked: a kk .tar.gz is read by offset, other \
+      archives as a stream. The registry is checked (GET /v2/) before the first blob; \
+      progress goes to stderr; Ctrl-C cancels the uploads in flight and tags nothing. Exit 0 \
+      when every image is pushed, 1 on a failure (listed), 2 with --continue-on-error when \
+      some failed. \
       For Harbor (type: harbor in spec.registry, or --registry-type harbor) the projects the \
       images land in are created first through Harbor's API, public unless --harbor-private; \
       the project is the first path segment of each target repository (library for a \
