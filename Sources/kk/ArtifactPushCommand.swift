@@ -56,6 +56,11 @@ struct ArtifactPushCommand: AsyncParsableCommand {
   var continueOnError = false
 
   @Flag(
+    name: .customLong("json"),
+    help: "Print the summary as JSON on stdout; the per-image lines go to stderr.")
+  var json = false
+
+  @Flag(
     name: .customLong("harbor-private"),
     help: "Create missing Harbor projects private (default: public, as KubeKey does).")
   var harborPrivate = false
@@ -66,6 +71,18 @@ struct ArtifactPushCommand: AsyncParsableCommand {
     }
     try target.requireTarget()
     guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
+    guard !(json && dryRun) else {
+      throw ValidationError("--json gives the summary of a push; --dry-run only prints the mapping")
+    }
+  }
+
+  /// A line for the operator: on stdout, or on stderr when stdout carries the JSON summary.
+  private func say(_ line: String) {
+    if json {
+      FileHandle.standardError.write(Data((line + "\n").utf8))
+    } else {
+      print(line)
+    }
   }
 
   func run() async throws {
@@ -79,7 +96,10 @@ struct ArtifactPushCommand: AsyncParsableCommand {
       let interruption = dryRun ? nil : PushInterruption()
       defer { interruption?.disarm() }
       let progress = PushProgress()
-      let printer = dryRun ? nil : PushProgressPrinter(progress, tty: isatty(STDERR_FILENO) == 1)
+      let printer =
+        dryRun
+        ? nil
+        : PushProgressPrinter(progress, tty: isatty(STDERR_FILENO) == 1, linesToStderr: json)
       defer { printer?.stop() }
       let log: @Sendable (String) -> Void = { line in
         if let printer { printer.log(line) } else { print(line) }
@@ -137,9 +157,13 @@ struct ArtifactPushCommand: AsyncParsableCommand {
       interruption?.finishIfInterrupted(pushed: report.pushed.count, of: plan.images.count)
       if plan.images.isEmpty {
         // A binaries-only artifact: say so rather than leave "0 pushed" to puzzle over.
-        print("nothing to push: \(artifact ?? imagesDir ?? ".") holds no images, only files")
+        say("nothing to push: \(artifact ?? imagesDir ?? ".") holds no images, only files")
       }
-      print(summary(report, projects: projects))
+      if json {
+        print(try PushSummaryJSON(report, registry: client.host, projects: projects).encoded())
+      } else {
+        print(summary(report, projects: projects))
+      }
       if !report.succeeded {
         for failure in report.failed { Output.error("\(failure)") }
         if !harbor {
@@ -162,9 +186,9 @@ struct ArtifactPushCommand: AsyncParsableCommand {
     let wanted = HarborProjects.projects(for: plan.images.map(\.repository))
     let report = try await api.ensure(wanted, public: !harborPrivate, dryRun: dryRun)
     for project in report.created {
-      print("created Harbor project \(project) (\(harborPrivate ? "private" : "public"))")
+      say("created Harbor project \(project) (\(harborPrivate ? "private" : "public"))")
     }
-    for project in report.raced { print("Harbor project \(project) was created meanwhile") }
+    for project in report.raced { say("Harbor project \(project) was created meanwhile") }
     return report
   }
 

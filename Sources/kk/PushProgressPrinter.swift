@@ -12,10 +12,13 @@ final class PushProgressPrinter: @unchecked Sendable {
   private let started = Date()
   private var timer: DispatchSourceTimer?
   private var drawn = false
+  /// `log` lines go to stderr (stdout carries a JSON summary).
+  private let linesToStderr: Bool
 
-  init(_ progress: PushProgress, tty: Bool) {
+  init(_ progress: PushProgress, tty: Bool, linesToStderr: Bool = false) {
     self.progress = progress
     self.tty = tty
+    self.linesToStderr = linesToStderr
     let timer = DispatchSource.makeTimerSource(queue: .global())
     let interval: DispatchTimeInterval = tty ? .milliseconds(250) : .seconds(30)
     timer.schedule(deadline: .now() + interval, repeating: interval)
@@ -24,12 +27,16 @@ final class PushProgressPrinter: @unchecked Sendable {
     self.timer = timer
   }
 
-  /// Prints `line` on stdout with the progress line out of its way.
+  /// Prints `line` on stdout (or stderr) with the progress line out of its way.
   func log(_ line: String) {
     lock.withLock {
       clearLocked()
-      print(line)
-      fflush(nil)
+      if linesToStderr {
+        write(line + "\n")
+      } else {
+        print(line)
+        fflush(nil)
+      }
     }
   }
 
