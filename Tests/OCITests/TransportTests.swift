@@ -113,6 +113,43 @@ struct TransportTests {
     }
   }
 
+  /// 1 KiB every 10 ms: a transfer that is still running when the test aborts it.
+  final class SlowSource: ByteSource, @unchecked Sendable {
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+      usleep(10_000)
+      let n = min(1024, buffer.count)
+      buffer.baseAddress!.initializeMemory(as: UInt8.self, repeating: 7, count: n)
+      return n
+    }
+  }
+
+  @Test("abort: the running transfer fails at once, later ones too, except those allowed")
+  func abortStopsRunningAndLaterTransfers() async throws {
+    try await withServer { base, pool in
+      let start = try await pool.send(
+        HTTPRequest(method: "POST", url: base + "/v2/upload/transport/blobs/uploads/"))
+      let location = try #require(start.headers["location"])
+      let upload = Task {
+        try await pool.send(
+          HTTPRequest(
+            method: "PUT",
+            url: base + location + "&digest=sha256:" + String(repeating: "0", count: 64),
+            body: .stream(SlowSource(), length: 100 << 20)))
+      }
+      try await Task.sleep(for: .milliseconds(300))
+      let aborted = Date()
+      pool.abort { $0.method == "DELETE" }
+      await #expect(throws: CancellationError.self) { _ = try await upload.value }
+      #expect(Date().timeIntervalSince(aborted) < 5, "the upload ran on after the abort")
+      await #expect(throws: CancellationError.self) {
+        _ = try await pool.send(HTTPRequest(method: "GET", url: base + "/v2/"))
+      }
+      // A DELETE still goes out and gets the server's answer, whatever it is.
+      let deleted = try await pool.send(HTTPRequest(method: "DELETE", url: base + location))
+      #expect(deleted.status > 0)
+    }
+  }
+
   @Test("a streamed upload body is sent with its length; a short source fails the upload")
   func streamedUpload() async throws {
     try await withServer { base, pool in

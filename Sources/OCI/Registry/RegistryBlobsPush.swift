@@ -49,9 +49,9 @@ extension RegistryClient {
   /// its small requests (HEADs, manifest PUTs) that many at once.
   public var transferThreads: Int { pool.threadCount }
 
-  /// Aborts the client's transfers in flight; later requests run (see
-  /// `TransferPool.abortRunning()`).
-  public func abortTransfers() { pool.abortRunning() }
+  /// Aborts the client's transfers in flight and refuses every later request but the
+  /// `DELETE`s that cancel upload sessions (see `TransferPool.abort(allowing:)`).
+  public func abortTransfers() { pool.abort { $0.method == "DELETE" } }
 
   static func uploadsPath(_ repository: String) -> String { "/v2/\(repository)/blobs/uploads/" }
 

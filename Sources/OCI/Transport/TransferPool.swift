@@ -51,8 +51,14 @@ private final class JobQueue: @unchecked Sendable {
 public final class TransferPool: Sendable {
   private let queue = JobQueue()
   public let threadCount: Int
-  /// The flags of the transfers queued or running now (``abortRunning()``).
-  private let running = Locked<[ObjectIdentifier: CancelFlag]>([:])
+  /// The transfers queued or running now, and (after ``abort(allowing:)``) which requests
+  /// are still let through: one lock, so no request slips between the check and the abort.
+  private let admission = Locked(Admission())
+
+  private struct Admission {
+    var running: [ObjectIdentifier: CancelFlag] = [:]
+    var allowed: (@Sendable (HTTPRequest) -> Bool)?
+  }
 
   public init(threads: Int = 4, options: TransportOptions = TransportOptions()) {
     threadCount = max(1, threads)
@@ -75,12 +81,19 @@ public final class TransferPool: Sendable {
   deinit { queue.close() }
 
   /// Aborts every transfer queued or running now, as cancelling its task would (its `send`
-  /// throws `CancellationError` within about a second); transfers sent afterwards run.
+  /// throws `CancellationError` within about a second), and from now on refuses (the same
+  /// way) every request `allowed` does not accept.
   ///
   /// Why not cancel the tasks: an interrupted push must still send the `DELETE`s that
-  /// cancel its open upload sessions, from tasks that would be cancelled too.
-  public func abortRunning() {
-    for flag in running.withLock({ Array($0.values) }) { flag.set() }
+  /// cancel its open upload sessions, from tasks that would be cancelled too. Why refuse
+  /// later requests: a task that decided to upload just before the abort would otherwise
+  /// start its transfer just after it, and send on.
+  public func abort(allowing allowed: @escaping @Sendable (HTTPRequest) -> Bool) {
+    let running = admission.withLock {
+      $0.allowed = allowed
+      return Array($0.running.values)
+    }
+    for flag in running { flag.set() }
   }
 
   /// Runs `request` on a pool thread and resumes when it has completed.
@@ -91,8 +104,13 @@ public final class TransferPool: Sendable {
     // Cancelling the task aborts the transfer from curl's progress callback, so a failed
     // sibling in a task group does not wait for every other blob to finish.
     let cancel = CancelFlag()
-    running.withLock { $0[ObjectIdentifier(cancel)] = cancel }
-    defer { _ = running.withLock { $0.removeValue(forKey: ObjectIdentifier(cancel)) } }
+    let admitted = admission.withLock {
+      if let allowed = $0.allowed, !allowed(request) { return false }
+      $0.running[ObjectIdentifier(cancel)] = cancel
+      return true
+    }
+    guard admitted else { throw CancellationError() }
+    defer { _ = admission.withLock { $0.running.removeValue(forKey: ObjectIdentifier(cancel)) } }
     return try await withTaskCancellationHandler {
       try await withCheckedThrowingContinuation {
         (continuation: CheckedContinuation<HTTPResponse, any Error>) in
