@@ -138,7 +138,7 @@ struct TransportTests {
       }
       try await Task.sleep(for: .milliseconds(300))
       let aborted = Date()
-      pool.abort { $0.method == "DELETE" }
+      pool.abort { method, _ in method == "DELETE" }
       await #expect(throws: CancellationError.self) { _ = try await upload.value }
       #expect(Date().timeIntervalSince(aborted) < 5, "the upload ran on after the abort")
       await #expect(throws: CancellationError.self) {

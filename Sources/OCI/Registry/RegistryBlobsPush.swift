@@ -49,9 +49,14 @@ extension RegistryClient {
   /// its small requests (HEADs, manifest PUTs) that many at once.
   public var transferThreads: Int { pool.threadCount }
 
-  /// Aborts the client's transfers in flight and refuses every later request but the
-  /// `DELETE`s that cancel upload sessions (see `TransferPool.abort(allowing:)`).
-  public func abortTransfers() { pool.abort { $0.method == "DELETE" } }
+  /// Aborts the client's transfers in flight and refuses every later request, but the
+  /// `DELETE`s that cancel upload sessions and the `POST`s that open them (see
+  /// `TransferPool.abort(allowing:)`): sessions opened ahead are then all known, and deleted.
+  public func abortTransfers() {
+    pool.abort { method, url in
+      method == "DELETE" || (method == "POST" && url.contains("/blobs/uploads/"))
+    }
+  }
 
   static func uploadsPath(_ repository: String) -> String { "/v2/\(repository)/blobs/uploads/" }
 

@@ -56,8 +56,8 @@ public final class TransferPool: Sendable {
   private let admission = Locked(Admission())
 
   private struct Admission {
-    var running: [ObjectIdentifier: CancelFlag] = [:]
-    var allowed: (@Sendable (HTTPRequest) -> Bool)?
+    var running: [ObjectIdentifier: (flag: CancelFlag, method: String, url: String)] = [:]
+    var allowed: (@Sendable (_ method: String, _ url: String) -> Bool)?
   }
 
   public init(threads: Int = 4, options: TransportOptions = TransportOptions()) {
@@ -80,20 +80,22 @@ public final class TransferPool: Sendable {
 
   deinit { queue.close() }
 
-  /// Aborts every transfer queued or running now, as cancelling its task would (its `send`
-  /// throws `CancellationError` within about a second), and from now on refuses (the same
-  /// way) every request `allowed` does not accept.
+  /// Aborts every transfer queued or running now that `allowed` does not accept (method,
+  /// URL), as cancelling its task would (its `send` throws `CancellationError` within about
+  /// a second), and from now on refuses those requests the same way.
   ///
   /// Why not cancel the tasks: an interrupted push must still send the `DELETE`s that
-  /// cancel its open upload sessions, from tasks that would be cancelled too. Why refuse
-  /// later requests: a task that decided to upload just before the abort would otherwise
-  /// start its transfer just after it, and send on.
-  public func abort(allowing allowed: @escaping @Sendable (HTTPRequest) -> Bool) {
+  /// cancel its upload sessions, from tasks that would be cancelled too, and let the `POST`s
+  /// opening sessions finish (an aborted one may have opened a session nobody knows). Why
+  /// refuse later requests: a task that decided to upload just before the abort would
+  /// otherwise start its transfer just after it, and send on.
+  public func abort(allowing allowed: @escaping @Sendable (_ method: String, _ url: String) -> Bool)
+  {
     let running = admission.withLock {
       $0.allowed = allowed
       return Array($0.running.values)
     }
-    for flag in running { flag.set() }
+    for transfer in running where !allowed(transfer.method, transfer.url) { transfer.flag.set() }
   }
 
   /// Runs `request` on a pool thread and resumes when it has completed.
@@ -105,8 +107,8 @@ public final class TransferPool: Sendable {
     // sibling in a task group does not wait for every other blob to finish.
     let cancel = CancelFlag()
     let admitted = admission.withLock {
-      if let allowed = $0.allowed, !allowed(request) { return false }
-      $0.running[ObjectIdentifier(cancel)] = cancel
+      if let allowed = $0.allowed, !allowed(request.method, request.url) { return false }
+      $0.running[ObjectIdentifier(cancel)] = (cancel, request.method, request.url)
       return true
     }
     guard admitted else { throw CancellationError() }
