@@ -71,4 +71,48 @@ import Testing
       }
     }
   }
+
+  /// On a terminal the progress line is drawn (rewritten in place) while blobs upload, and
+  /// cleared before the next message. `script` gives kk a pseudo-terminal.
+  @Test func progressIsDrawnOnATerminal() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-push-tty")
+    defer { scratch.remove() }
+    let images = try await TestImages.generate(into: scratch.path + "/layout", images: 2)
+    try await withTestRegistry(.plain) { registry in
+      try await withScriptServer(
+        "faultproxy.py", ["--upstream", registry.host, "--stall-after", "100000"],
+        logDirectory: scratch.path
+      ) { proxy in
+        let typescript = scratch.path + "/typescript"
+        let command = [
+          "exec", KKBinary.path, "artifact", "images", "push", "--images-dir", images.layout,
+          "--registry", proxy.host, "--dest-tls-verify=false",
+        ].joined(separator: " ")
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        script.arguments = ["-qfec", command, typescript]
+        script.standardInput = FileHandle.nullDevice
+        script.standardOutput = FileHandle.nullDevice
+        script.standardError = FileHandle.nullDevice
+        try script.run()
+        defer { if script.isRunning { kill(script.processIdentifier, SIGKILL) } }
+        // Stuck uploads, then more than one drawing period (250 ms).
+        for _ in 0..<600 where proxy.lines(startingWith: "STALL").isEmpty && script.isRunning {
+          try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(800))
+        let children = try await ProcessRunner.checked(
+          "pgrep", ["-P", "\(script.processIdentifier)"])
+        let kk = try #require(Int32(children.stdout.split(separator: "\n").first ?? ""))
+        kill(kk, SIGINT)
+        for _ in 0..<300 where script.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        let text = try String(contentsOfFile: typescript, encoding: .utf8)
+        let drawn = text.components(separatedBy: "\r\u{1B}[Kkk: push: ")
+        #expect(drawn.count >= 3, "the progress line was not redrawn: \(text)")
+        #expect(text.contains(" blobs  "), "\(text)")
+        // Cleared, then the message on a line of its own.
+        #expect(text.contains("\r\u{1B}[Kkk: error: interrupted"), "\(text)")
+      }
+    }
+  }
 }
