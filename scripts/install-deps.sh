@@ -11,6 +11,8 @@ packages=(
   zstd pigz
   # peak RSS in the benchmarks (/usr/bin/time -v)
   time
+  # a pseudo-terminal (script) and a child's pid (pgrep) for the push progress test
+  bsdutils procps
 )
 missing=()
 for p in "${packages[@]}"; do
