@@ -44,6 +44,34 @@ struct ImportFailureTests {
     #expect(report.bytesVerified == needed)
   }
 
+  /// An entry that cannot fit in what is left (a decompression bomb, or a disk filling up
+  /// during the import) is refused before its first byte is written.
+  @Test func anEntryLargerThanTheFreeSpaceIsRefusedBeforeItIsWritten() async throws {
+    let fixture = try await ImportFixture()
+    let archive = try fixture.pack("a.tar.gz")
+    let needed = try fixture.blobBytes()
+    let dir = fixture.scratch.path + "/new/kubekey"
+    var calls = 0
+    #expect {
+      try ArtifactImporter.importArtifact(
+        archive: archive, into: dir,
+        freeSpace: { _ in
+          // Enough for the up-front estimate, then the disk is (nearly) full.
+          calls += 1
+          return calls == 1 ? needed : 1000
+        })
+    } throws: { error in
+      guard
+        case .entryTooLarge(let directory, let entry, let size, let free) = error as? ImportError
+      else { return false }
+      let text = "\(error)"
+      return directory == dir && entry.hasPrefix("blobs/sha256/") && size > 1000 && free == 1000
+        && text.contains("no space left in \(dir) for \(entry)") && !text.contains("corrupt")
+    }
+    #expect(calls > 1)
+    #expect(!FileManager.default.fileExists(atPath: fixture.scratch.path + "/new"))
+  }
+
   @Test func aFailedWriteSaysNoSpaceAndNeverCorrupt() throws {
     let digest = SHA256Hasher.digest(Array("x".utf8))
     let entry = "blobs/sha256/\(digest.encoded)"

@@ -107,7 +107,8 @@ public enum ArtifactImporter {
     let staging: BlobStore
     do { staging = try BlobStore.create(at: stagingPath) } catch { throw .store(error) }
 
-    let scanned = try stage(archive: archive, into: staging, directory: directory)
+    let scanned = try stage(
+      archive: archive, into: staging, directory: directory, freeSpace: freeSpace)
     try verifyStaged(scanned, archive: archive, staging: staging)
     let index: ImageIndex
     do {
@@ -138,9 +139,13 @@ public enum ArtifactImporter {
   /// One pass over the archive: every blob into the staging store (verified on commit), the
   /// layout files into memory. A failed write is reported as the directory's problem
   /// (`writeFailed`), only bytes that do not match their name as a corrupt blob.
-  static func stage(archive: String, into staging: BlobStore, directory: String)
-    throws(ImportError) -> Staged
-  {
+  ///
+  /// An entry larger than the free space left in `directory` is refused before its first
+  /// byte is written (a decompression bomb must not fill the disk first).
+  static func stage(
+    archive: String, into staging: BlobStore, directory: String,
+    freeSpace: (String) -> Int64? = DiskSpace.available(at:)
+  ) throws(ImportError) -> Staged {
     var ignored: [String] = []
     var sinks: [ImportSink] = []
     var setupFailure: ImportError?
@@ -155,6 +160,13 @@ public enum ArtifactImporter {
         guard let digest = blobDigest(name) else {
           ignored.append(name)
           return nil
+        }
+        if size > 0, let free = freeSpace(directory), size > free {
+          let refusal = ImportError.entryTooLarge(
+            directory: directory, entry: name, size: size, available: free)
+          let sink = ImportSink(entry: name, directory: directory, .refuse(refusal))
+          sinks.append(sink)
+          return sink
         }
         do throws(BlobstoreError) {
           let writer = try staging.writer(expecting: digest, size: size)
@@ -208,6 +220,9 @@ public enum ArtifactImporter {
         } catch {
           failure = .staging(entry: entry.name, directory: directory, error)
         }
+      case .refuse(let refusal):
+        // Its first write stops the pass; kept for completeness.
+        failure = failure ?? refusal
       }
     }
     if let failure { throw failure }

@@ -30,6 +30,9 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
   /// The file system holding the target directory has less free space than the artifact's
   /// blobs need (known from the archive's front before anything is written).
   case noSpace(directory: String, needed: Int64, available: Int64)
+  /// One archive entry declares more bytes than the target directory has free (a
+  /// decompression bomb, or simply a full disk): refused before any of it is written.
+  case entryTooLarge(directory: String, entry: String, size: Int64, available: Int64)
   /// Writing an archive entry into the staging store failed (disk full, quota, file-size
   /// limit, I/O error): the artifact is not at fault, the target directory is.
   case writeFailed(directory: String, entry: String, errno: Int32)
@@ -65,6 +68,9 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
     case .noSpace(let directory, let needed, let available):
       return
         "no space left in \(directory): the artifact's blobs need \(Self.mib(needed)), \(Self.mib(available)) free; free space or choose another --dir (nothing was written)"
+    case .entryTooLarge(let directory, let entry, let size, let available):
+      return
+        "no space left in \(directory) for \(entry): it is \(Self.mib(size)), \(Self.mib(available)) free; free space or choose another --dir; nothing of this import was placed"
     case .writeFailed(let directory, let entry, let code) where code == ENOSPC || code == EDQUOT:
       return
         "no space left in \(directory) while writing \(entry) (\(String(cString: strerror(code)))); free space or choose another --dir; nothing of this import was placed"

@@ -13,6 +13,9 @@ final class ImportSink: ByteSink, @unchecked Sendable {
   enum Kind {
     case memory(limit: Int)
     case blob(Digest, BlobWriter)
+    /// An entry refused before its first byte (it cannot fit): the first write fails with
+    /// this error, which stops the pass.
+    case refuse(ImportError)
   }
 
   /// The archive entry this sink receives.
@@ -46,6 +49,9 @@ final class ImportSink: ByteSink, @unchecked Sendable {
         }
         memory.append(contentsOf: bytes)
       }
+    case .refuse(let error):
+      lock.withLock { recorded = recorded ?? error }
+      throw error
     case .blob(_, let writer):
       do {
         try writer.write(bytes)
