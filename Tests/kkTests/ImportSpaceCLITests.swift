@@ -113,4 +113,36 @@ struct ImportSpaceCLITests {
     #expect(!run.stderr.contains("corrupt") && !run.stderr.contains("intact copy"))
     #expect(run.stdout.contains("left: \n"), "nothing placed, staging removed: \(run.stdout)")
   }
+
+  /// A decompression bomb: an entry whose header declares 1 GiB (its data a run of zeros,
+  /// cut short after 32 MiB) into an 8 MiB tmpfs. It is refused from its header, before a
+  /// byte of it is written, and the reading stops there (it never meets the cut), and the
+  /// import leaves nothing.
+  @Test func aBombEntryIsRefusedFromItsHeader() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-import-bomb")
+    defer { scratch.remove() }
+    let archive = scratch.path + "/bomb.tar.gz"
+    let script = """
+      import gzip, io, sys, tarfile
+      out = sys.argv[1]
+      def entry(name, data):
+          info = tarfile.TarInfo(name); info.size = len(data)
+          return info.tobuf(tarfile.PAX_FORMAT) + data + b"\\0" * (-len(data) % 512)
+      index = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}'
+      bomb = tarfile.TarInfo("blobs/sha256/" + "0" * 64); bomb.size = 1 << 30
+      with gzip.open(out, "wb") as f:
+          f.write(entry("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'))
+          f.write(entry("index.json", index))
+          f.write(bomb.tobuf(tarfile.PAX_FORMAT))
+          f.write(b"\\0" * (32 << 20))
+      """
+    try await ProcessRunner.checked("python3", ["-c", script, archive])
+    let run = try await importIntoTmpfs(archive, kib: 8192, mount: scratch.path + "/mnt")
+    #expect(run.exitCode == 1, "\(run)")
+    #expect(
+      run.stderr.contains(
+        "no space left in \(scratch.path)/mnt/kk for blobs/sha256/\(String(repeating: "0", count: 64)): it is 1024.0 MiB"
+      ), "\(run.stderr)")
+    #expect(run.stdout.contains("left: \n"), "nothing left behind: \(run.stdout)")
+  }
 }

@@ -125,7 +125,14 @@ public enum ArchiveScanner {
     throws(ArchiveError)
   {
     while true {
+      // A sink that failed (a full disk, an entry refused from its header) stops the entry
+      // here, not after the rest of it was read and decompressed for nothing: a bomb's
+      // terabyte of zeros must not be inflated to be thrown away.
       let buffer = lane.takeFreeBuffer()
+      if lane.failure != nil {
+        lane.returnBuffer(buffer)
+        return
+      }
       var filled = 0
       do throws(ArchiveError) {
         while filled < buffer.count {
