@@ -99,12 +99,13 @@ final class InterruptCleanup: Sendable {
 }
 
 /// Interrupts a push on SIGINT, SIGTERM or SIGHUP: the transfers in flight are aborted and
-/// their upload sessions (and those opened ahead) cancelled with `DELETE`, so the registry
-/// keeps no half-received blob; then the command says so and dies by the signal. Before the
-/// pusher exists (planning) there is nothing to undo: the process dies at once. A second
-/// signal, or 10 s without the push returning, ends it at once too.
+/// the upload sessions cancelled with `DELETE` where the registry allows it (docker-registry
+/// keeps a session that already received bytes, SPEC 5.2); then the command says so and
+/// dies by the signal. Before the pusher exists (planning) there is nothing to undo: the
+/// process dies at once. A second signal, or 10 s without the push returning, ends it at
+/// once too.
 final class PushInterruption: @unchecked Sendable {
-  // @unchecked: `pusher` is guarded by `lock`.
+  // @unchecked: `pusher` is guarded by `lock`; `trap` is set once, in init.
   private let lock = NSLock()
   private var pusher: ImagePusher?
   private var trap: SignalTrap?
