@@ -139,6 +139,19 @@ import Testing
       let raw = try await harbor.rawManifest(images.refs[0])
       #expect(SHA256Hasher.digest([UInt8](raw)) == images.images[0].digest)
 
+      // Again with --json: the project now exists; stdout is the JSON summary alone.
+      let again = try await KKBinary.run(
+        [
+          "artifact", "images", "push", "--registry", harbor.host, "--registry-type", "harbor",
+          "--dest-creds", TestHarbor.admin.colonSeparated, "--dest-cert-dir",
+          scratch.path + "/certs.d", "-a", archive, "--json",
+        ])
+      #expect(again.exitCode == 0, "\(again)")
+      let summary = try JSONSerialization.jsonObject(with: again.stdoutData) as? [String: Any]
+      let projects = summary?["projects"] as? [String: [String]]
+      #expect(projects?["created"] == [] && projects?["existing"] == ["kk-test"], "\(again.stdout)")
+      #expect(summary?["bytesSent"] as? Int == 0)
+
       let wrongPassword = try Self.config(harbor, dir: scratch.path, type: "harbor")
       let yaml = try String(contentsOfFile: wrongPassword, encoding: .utf8)
       try yaml.replacingOccurrences(of: TestHarbor.admin.password, with: "wrong")
