@@ -170,7 +170,6 @@ extension ImagePusher {
         if last || left.count >= again.count { break }
         again = left
       }
-      _ = passedBy
       await pusher.sessions.close()
       let manifests = small
       await pusher.pushManifests { manifests[$0] }

@@ -30,8 +30,6 @@ public final class ImagePusher: Sendable {
   let refusals = RepositoryRefusals()
   /// Bytes and blobs so far, for the command's progress line.
   let progress: PushProgress?
-  /// Set by ``interrupt()``.
-  let interrupted = Flag()
 
   public init(
     client: RegistryClient, plan: PushPlan, parallel: Int = 6, continueOnError: Bool = false,
@@ -190,7 +188,7 @@ public final class ImagePusher: Sendable {
       ledger.record(result, size: blob.size)
       return .sent
     } catch {
-      if interrupted.isSet {
+      if ledger.isInterrupted {
         // Aborted by ``interrupt()``: the command reports the interruption once.
         ledger.fail(blob.digest, "blob \(blob.digest): the push was interrupted")
         return .failed
@@ -239,7 +237,7 @@ public final class ImagePusher: Sendable {
       // The image whose blob stopped the push is listed with that blob's reason, not as
       // "not attempted": the reason is what the user needs on stderr.
       let reason =
-        interrupted.isSet
+        ledger.isInterrupted
         ? "not tagged: the push was interrupted"
         : image.blobs.lazy.compactMap { self.ledger.failure(of: $0.digest) }.first
           ?? "not attempted: stopped after an earlier failure"
@@ -336,8 +334,7 @@ public final class ImagePusher: Sendable {
   /// transfers in flight are aborted, and their upload sessions, like those opened ahead,
   /// are cancelled with `DELETE`; the push then returns with no image tagged.
   public func interrupt() {
-    interrupted.set()
-    ledger.stop()
+    ledger.interrupt()
     client.abortTransfers()
   }
 

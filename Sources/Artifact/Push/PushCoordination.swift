@@ -61,14 +61,3 @@ final class RepositoryRefusals: @unchecked Sendable {
     }
   }
 }
-
-/// A flag raised once, from any thread (``ImagePusher/interrupt()``).
-final class Flag: @unchecked Sendable {
-  // @unchecked: `raised` is guarded by `lock`.
-  private let lock = NSLock()
-  private var raised = false
-
-  var isSet: Bool { lock.withLock { raised } }
-
-  func set() { lock.withLock { raised = true } }
-}

@@ -42,14 +42,23 @@ final class PushLedger: @unchecked Sendable {
   /// Without `--continue-on-error` the first failure stops further work.
   let stopOnFailure: Bool
   private var stopped = false
+  private var interrupted = false
 
   init(stopOnFailure: Bool = false) { self.stopOnFailure = stopOnFailure }
 
   /// True once a failure should stop the remaining work.
   var isStopped: Bool { lock.withLock { stopped } }
 
-  /// Stops the remaining work whatever `stopOnFailure` says (an interrupted push).
-  func stop() { lock.withLock { stopped = true } }
+  /// Stops the remaining work whatever `stopOnFailure` says: the push was interrupted.
+  func interrupt() {
+    lock.withLock {
+      interrupted = true
+      stopped = true
+    }
+  }
+
+  /// True once ``interrupt()`` was called.
+  var isInterrupted: Bool { lock.withLock { interrupted } }
 
   func record(_ result: BlobPushResult, size: Int64) {
     lock.withLock {
