@@ -107,6 +107,13 @@ import Testing
           "skopeo", ["inspect", "--raw", "oci:\(layout):\(registry.host)/\(image.ref)"])
         #expect(SHA256Hasher.digest(inspected.stdoutData) == image.digest, "\(image.ref)")
       }
+      // ... and from the artifact itself, without unpacking it: `oci-archive:` takes the
+      // tar.gz as it is (gzip'd tar of one OCI layout).
+      for (registry, image) in setup.images.prefix(2) {
+        let inspected = try await ProcessRunner.checked(
+          "skopeo", ["inspect", "--raw", "oci-archive:\(out1):\(registry.host)/\(image.ref)"])
+        #expect(SHA256Hasher.digest(inspected.stdoutData) == image.digest, "\(image.ref)")
+      }
       let yaml = try String(
         contentsOfFile: layout + "/index.json", encoding: .utf8)
       #expect(yaml.contains("\"io.kubekey.artifact.kind\":\"manifest\""))
