@@ -99,7 +99,12 @@ struct CreateManifestCommand: AsyncParsableCommand {
         let pool = TransferPool(
           threads: 1, options: TransportOptions(connectTimeout: 15, stallTimeout: 60))
         let nodes = try await KubeClient(connection: connection, pool: pool).listNodes()
-        created = ManifestCreator.fromCluster(ClusterInventory(nodes: nodes), name: name)
+        let inventory = ClusterInventory(nodes: nodes)
+        guard !inventory.arches.isEmpty else {
+          for warning in inventory.warnings { Output.warning(warning) }
+          throw CreateManifestError.noUsableNodes(server: connection.server, nodes: nodes.count)
+        }
+        created = ManifestCreator.fromCluster(inventory, name: name)
         print("read \(nodes.count) nodes from \(connection.server) (context \(connection.context))")
       }
       try created.write(to: path, force: force)

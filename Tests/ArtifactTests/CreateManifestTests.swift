@@ -180,4 +180,36 @@ struct CreateManifestTests {
     try created.write(to: path, force: true)
     #expect(try String(contentsOfFile: path, encoding: .utf8) == created.yaml)
   }
+
+  /// Runtime versions as distributions and clouds report them become the upstream release
+  /// they are built from; one with no version is left out, not written as an empty version.
+  @Test func runtimeVersionsMapToUpstreamReleases() {
+    var warnings: [String] = []
+    func version(_ raw: String) -> String? {
+      ClusterInventory.runtime(raw, node: "node n", warnings: &warnings)?.version
+    }
+    #expect(version("containerd://1.7.2-0ubuntu1~22.04.1") == "1.7.2")
+    #expect(version("containerd://1.4.9+azure") == "1.4.9")
+    #expect(version("containerd://v1.7.11-k3s2") == "1.7.11")
+    #expect(version("docker://24.0.7") == "24.0.7")
+    #expect(warnings.count == 3)
+    #expect(version("containerd://") == nil)
+    #expect(
+      warnings.last
+        == "node n: container runtime 'containerd://' reports no version kk can download; left out")
+    #expect(ClusterInventory.releaseVersion("1.6") == "1.6")
+    #expect(ClusterInventory.releaseVersion("1.") == nil)
+    #expect(ClusterInventory.releaseVersion("x1.2") == nil)
+  }
+
+  /// A directory as the output is named as such (it used to say "already exists; pass
+  /// --force", and with --force fail after reading the cluster).
+  @Test func aDirectoryIsNotAnOutputFile() throws {
+    let dir = try TemporaryDirectory(prefix: "kk-create-dir")
+    defer { dir.remove() }
+    #expect(
+      throws: CreateManifestError.write(
+        path: dir.path, reason: "it is a directory; give a file path with -f")
+    ) { try CreatedManifest.checkWritable(dir.path, force: true) }
+  }
 }

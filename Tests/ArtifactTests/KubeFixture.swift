@@ -13,7 +13,10 @@ final class KubeAPIServer: @unchecked Sendable {
   /// The CONNECT proxy's port when started with `proxy: true`.
   private(set) var proxyPort: Int?
 
-  init(nodes: String, pageSize: Int? = nil, proxy: Bool = false) async throws {
+  /// `extra`: further kube-apiserver.py flags (`--continue-mode same`, `--kind Table`).
+  init(nodes: String, pageSize: Int? = nil, proxy: Bool = false, extra: [String] = [])
+    async throws
+  {
     scratch = try TemporaryDirectory(prefix: "kk-kubeapi")
     logPath = scratch.path + "/apiserver.log"
     var command = [
@@ -22,6 +25,7 @@ final class KubeAPIServer: @unchecked Sendable {
     ]
     if let pageSize { command += ["--page-size", String(pageSize)] }
     if proxy { command.append("--proxy") }
+    command += extra
     process = try GuardedProcess(name: "kube-apiserver", command: command, logPath: logPath)
     do {
       port = try await loggedNumber(process, logPath: logPath)

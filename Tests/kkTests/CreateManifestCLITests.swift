@@ -88,6 +88,49 @@ struct CreateManifestCLITests {
     }
   }
 
+  /// A Windows node (its images have no Linux platform), a distribution-packaged containerd
+  /// (`1.7.2-0ubuntu1~22.04.1`, which used to fail the whole command as "a kk defect") and a
+  /// bare image ID among the names: the manifest describes the Linux part, with warnings.
+  @Test func windowsNodesDistributionRuntimesAndImageIDs() async throws {
+    try await withServer(nodes: "windows-ubuntu", token: "admin-token") { kubeconfig, scratch in
+      let result = try await kk(
+        in: scratch.path, ["create", "manifest", "--kubeconfig", kubeconfig, "-f", "m.yaml"])
+      #expect(result.exitCode == 0, "\(result)")
+      #expect(
+        result.stderr.contains(
+          "kk: warning: node win-1 runs windows; KubeKey installs Linux nodes only"))
+      #expect(
+        result.stderr.contains(
+          "node cp-1: containerd://1.7.2-0ubuntu1~22.04.1 is a distribution build; listed as containerd 1.7.2"
+        ))
+      let text = try String(contentsOfFile: scratch.path + "/m.yaml", encoding: .utf8)
+      #expect(text.contains("  - type: kubernetes\n    version: v1.28.5\n"), "\(text)")
+      #expect(text.contains("version: 1.7.2\n"))
+      #expect(!text.contains("1.6.21"))
+      #expect(text.contains("- registry.k8s.io/pause:3.9\n"))
+      #expect(!text.contains("nanoserver"))
+      #expect(!text.contains("library/sha256"))
+      // What it wrote, export accepts.
+      let plan = try await kk(
+        in: scratch.path, ["artifact", "export", "-m", "m.yaml", "--dry-run"])
+      #expect(plan.exitCode == 0, "\(plan)")
+    }
+  }
+
+  /// A cluster without nodes is one clear error, and no file.
+  @Test func aClusterWithoutNodesIsOneClearError() async throws {
+    try await withServer(nodes: "empty", token: "admin-token") { kubeconfig, scratch in
+      let result = try await kk(
+        in: scratch.path, ["create", "manifest", "--kubeconfig", kubeconfig, "-f", "m.yaml"])
+      #expect(result.exitCode == 1)
+      let lines = result.stderr.split(separator: "\n")
+      #expect(lines.count == 1, "\(result.stderr)")
+      #expect(lines.first?.hasPrefix("kk: error: the cluster at https://127.0.0.1:") == true)
+      #expect(lines.first?.contains("has no nodes; nothing to describe") == true)
+      #expect(!FileManager.default.fileExists(atPath: scratch.path + "/m.yaml"))
+    }
+  }
+
   @Test func forbiddenIsOneLine() async throws {
     try await withServer(nodes: "mixed-containerd", token: "viewer-token") { kubeconfig, scratch in
       let result = try await kk(

@@ -9,7 +9,11 @@ extension CreatedManifest {
   /// before it contacts a cluster (``write(to:force:)`` checks again, atomically).
   public static func checkWritable(_ path: String, force: Bool) throws(CreateManifestError) {
     var info = stat()
-    if !force, lstat(path, &info) == 0 { throw .exists(path: path) }
+    guard lstat(path, &info) == 0 else { return }
+    if (info.st_mode & S_IFMT) == S_IFDIR {
+      throw .write(path: path, reason: "it is a directory; give a file path with -f")
+    }
+    if !force { throw .exists(path: path) }
   }
 
   /// Writes ``yaml`` to `path`, refusing to replace an existing file unless `force`.

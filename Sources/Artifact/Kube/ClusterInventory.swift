@@ -32,6 +32,14 @@ public struct ClusterInventory: Sendable {
     for node in nodes {
       let info = node.nodeInfo
       let origin = "node \(node.name)"
+      // KubeKey installs Linux nodes only: a Windows node's images (nanoserver, ...) and
+      // runtime have no Linux platform to bundle, and its kubelet does not choose the version.
+      if let system = info.operatingSystem, !system.isEmpty, system.lowercased() != "linux" {
+        warnings.append(
+          "\(origin) runs \(system); KubeKey installs Linux nodes only, so its images, "
+            + "runtime and kubelet are left out")
+        continue
+      }
       var nodeArch: Arch?
       if let raw = info.architecture {
         if let arch = Arch(normalising: raw) {
@@ -84,7 +92,10 @@ public struct ClusterInventory: Sendable {
     images = imageSet.keys.sorted().compactMap { imageSet[$0] }
   }
 
-  /// `containerd://1.6.4` → containerd 1.6.4; `docker://20.10.8` → docker 20.10.8.
+  /// `containerd://1.6.4` → containerd 1.6.4; `docker://20.10.8` → docker 20.10.8. A
+  /// distribution or vendor build (`1.7.2-0ubuntu1~22.04.1`, `1.4.9+azure`, `1.7.11-k3s2`)
+  /// is listed as the upstream release it is built from, with a warning: only upstream
+  /// versions download. A runtime without a version is left out.
   static func runtime(_ raw: String?, node: String, warnings: inout [String])
     -> ContainerRuntime?
   {
@@ -98,13 +109,33 @@ public struct ClusterInventory: Sendable {
     }
     var version = parts[1]
     if version.hasPrefix("v") { version.removeFirst() }
-    if let suffix = version.range(of: "-k3s") {
+    guard let upstream = Self.releaseVersion(version) else {
       warnings.append(
-        "\(node): \(raw) is the containerd built into k3s; listed as containerd "
-          + "\(version[..<suffix.lowerBound])")
-      version = String(version[..<suffix.lowerBound])
+        "\(node): container runtime '\(raw)' reports no version kk can download; left out")
+      return nil
     }
-    return ContainerRuntime(type: kind, version: version)
+    if upstream != version {
+      let what =
+        version.contains("-k3s") ? "the containerd built into k3s" : "a distribution build"
+      warnings.append("\(node): \(raw) is \(what); listed as \(kind.rawValue) \(upstream)")
+    }
+    return ContainerRuntime(type: kind, version: upstream)
+  }
+
+  /// The `MAJOR.MINOR[.PATCH]` a version starts with (`1.7.2-0ubuntu1~22.04.1` → `1.7.2`),
+  /// nil when it does not start with one.
+  static func releaseVersion(_ version: String) -> String? {
+    var numbers: [Substring] = []
+    var rest = Substring(version)
+    while numbers.count < 3 {
+      let digits = rest.prefix { $0.isASCII && $0.isNumber }
+      guard !digits.isEmpty else { break }
+      numbers.append(digits)
+      rest = rest.dropFirst(digits.count)
+      guard rest.first == ".", rest.dropFirst().first?.isNumber == true else { break }
+      rest = rest.dropFirst()
+    }
+    return numbers.count >= 2 ? numbers.joined(separator: ".") : nil
   }
 
   /// `v1.26.5+k3s1` → k3s v1.26.5; `v1.27.3` → kubernetes v1.27.3; a vendor suffix
@@ -131,7 +162,9 @@ public struct ClusterInventory: Sendable {
   /// (`name@sha256:…`), else nil. Docker reports short names (`nginx:1.25`), which
   /// `Reference` normalises (`docker.io/library/nginx:1.25`) as KubeKey did for docker.
   static func image(_ names: [String], node: String, warnings: inout [String]) -> Reference? {
-    let usable = names.filter { !$0.hasPrefix("<none>") }
+    // `<none>` placeholders and bare image IDs (`sha256:<hex>`, which some runtimes list
+    // as a name) name no repository to pull from.
+    let usable = names.filter { !$0.hasPrefix("<none>") && !$0.hasPrefix("sha256:") }
     let tagged = usable.filter { !$0.contains("@") }
     let pinned = usable.filter { $0.contains("@sha256:") }
     for name in tagged + pinned {

@@ -17,6 +17,10 @@ public struct KubeClient: Sendable {
 
   /// Every node of the cluster: `GET /api/v1/nodes?limit=<pageSize>`, following
   /// `metadata.continue` until the last page (large clusters answer in pages).
+  ///
+  /// As client-go's pager does, a continue token that expired between two pages (410 Gone)
+  /// is answered with one unpaged list; a server that hands back the token it was asked
+  /// with would page forever and is refused instead.
   public func listNodes(pageSize: Int = 500) async throws(KubeError) -> [KubeNode] {
     var nodes: [KubeNode] = []
     var token: String?
@@ -24,9 +28,21 @@ public struct KubeClient: Sendable {
     repeat {
       var query = "limit=\(pageSize)"
       if let token { query += "&continue=" + Self.percentEncoded(token) }
-      let page = try await get("/api/v1/nodes?" + query)
+      let page: KubeNodeList
+      do {
+        page = try await get("/api/v1/nodes?" + query)
+      } catch .http(_, 410, _) where token != nil {
+        return try await get("/api/v1/nodes").items
+      }
       nodes += page.items
-      token = page.continueToken.flatMap { $0.isEmpty ? nil : $0 }
+      let next = page.continueToken.flatMap { $0.isEmpty ? nil : $0 }
+      if let next, next == token {
+        throw .badResponse(
+          server: connection.server,
+          reason: "page \(pages + 1) gave back the continue token it was asked with, so its "
+            + "paging would never end")
+      }
+      token = next
       pages += 1
       if pages > 100_000 {
         throw .badResponse(server: connection.server, reason: "the continue tokens never end")
@@ -60,11 +76,19 @@ public struct KubeClient: Sendable {
     }
     switch response.status {
     case 200:
+      let list: KubeNodeList
       do {
-        return try KubeNodeList.decode(response.body)
+        list = try KubeNodeList.decode(response.body)
       } catch {
         throw .badResponse(server: server, reason: "not a NodeList JSON document (\(error))")
       }
+      if let kind = list.kind, !kind.isEmpty, kind != "NodeList" {
+        throw .badResponse(
+          server: server,
+          reason: "it answered a \(kind), not a NodeList (is the server URL a proxy or "
+            + "dashboard rather than the API server?)")
+      }
+      return list
     case 401:
       throw .unauthorized(server: server, credential: credentialDescription)
     case 403:
@@ -126,6 +150,9 @@ public struct KubeClient: Sendable {
     case .tls:
       return .tls(server: server, detail: message)
     case .connection, .timeout, .tooLarge, .other:
+      if let proxy = connection.proxy, !proxy.isEmpty {
+        return .unreachable(server: server, detail: "\(message); through proxy-url \(proxy)")
+      }
       return .unreachable(server: server, detail: message)
     }
   }

@@ -44,14 +44,28 @@ public struct KubeConnection: Sendable {
     guard let cluster = config.clusters[context.cluster] else {
       throw .clusterNotFound(context: name, cluster: context.cluster)
     }
-    guard let server = cluster.value.server, !server.isEmpty else {
+    guard var server = cluster.value.server, !server.isEmpty else {
       throw .noServer(cluster: context.cluster)
     }
     var tls = TLSOptions(verify: !(cluster.value.insecureSkipTLSVerify ?? false))
     if let data = cluster.value.certificateAuthorityData {
-      tls.caPEM = try decode(data, field: "certificate-authority-data")
+      tls.caPEM = try pem(
+        decode(data, field: "certificate-authority-data"), field: "certificate-authority-data",
+        path: "(inline)", label: "CERTIFICATE")
     } else if let file = cluster.value.certificateAuthority {
-      tls.caPEM = try read(file, in: cluster.directory, field: "certificate-authority")
+      tls.caPEM = try pem(
+        read(file, in: cluster.directory, field: "certificate-authority"),
+        field: "certificate-authority", path: absolute(file, in: cluster.directory),
+        label: "CERTIFICATE")
+    }
+    if !server.contains("://") {
+      // client-go's default for a server without a scheme: https when the cluster or user
+      // has any TLS setting, plain http otherwise.
+      let user = context.user.flatMap { config.users[$0]?.value }
+      let hasTLS =
+        tls.caPEM != nil || cluster.value.insecureSkipTLSVerify == true
+        || user?.clientCertificate != nil || user?.clientCertificateData != nil
+      server = (hasTLS ? "https://" : "http://") + server
     }
     var connection = KubeConnection(
       context: name, server: server, tls: tls, tlsServerName: cluster.value.tlsServerName,
@@ -77,7 +91,19 @@ public struct KubeConnection: Sendable {
     } else if let file = user.clientKey {
       tls.clientKeyPEM = try Self.read(file, in: directory, field: "client-key")
     }
-    if tls.clientCertPEM != nil && tls.clientKeyPEM != nil { credential = .clientCertificate }
+    if tls.clientCertPEM != nil && tls.clientKeyPEM != nil {
+      credential = .clientCertificate
+    } else if user.exec == nil, tls.clientCertPEM != nil {
+      throw .credentialMissing(
+        user: userName,
+        reason: "it has a client-certificate but no client-key(-data); add the "
+          + "certificate's private key")
+    } else if user.exec == nil, tls.clientKeyPEM != nil {
+      throw .credentialMissing(
+        user: userName,
+        reason: "it has a client-key but no client-certificate(-data); add the "
+          + "certificate")
+    }
     if let token = user.token, !token.isEmpty {
       credential = .bearer(token)
     } else if let file = user.tokenFile, !file.isEmpty {
@@ -87,6 +113,8 @@ public struct KubeConnection: Sendable {
       credential = .bearer(token)
     } else if let username = user.username, let password = user.password {
       credential = .basic(username: username, password: password)
+    } else if let provider = user.authProvider {
+      credential = .bearer(try Self.cachedToken(of: provider, user: userName))
     }
     if let exec = user.exec {
       let result = try ExecPlugin.run(
@@ -99,6 +127,23 @@ public struct KubeConnection: Sendable {
         credential = .clientCertificate
       }
     }
+  }
+
+  /// The token an `auth-provider` cached in the kubeconfig, as kubectl sends it: oidc's
+  /// `id-token`, gcp's and azure's `access-token`. kk cannot refresh one; an expired token
+  /// is a 401 that says to get a fresh one.
+  static func cachedToken(of provider: Kubeconfig.AuthProvider, user: String)
+    throws(KubeError) -> String
+  {
+    let field = provider.name == "oidc" ? "id-token" : "access-token"
+    guard let token = provider.config?[field], !token.isEmpty else {
+      throw .credentialMissing(
+        user: user,
+        reason: "auth-provider '\(provider.name)' has no cached \(field) kk can "
+          + "send (kk does not run auth-provider logins); run a kubectl command once to "
+          + "refresh it, or use a token, client certificate or exec plugin")
+    }
+    return token
   }
 
   /// A path from the kubeconfig, relative ones taken from the kubeconfig file's directory.
@@ -120,6 +165,21 @@ public struct KubeConnection: Sendable {
       throw .credentialFile(field: field, path: full, reason: reason)
     }
     return Array(data)
+  }
+
+  /// `bytes` unchanged when they hold a PEM block of `label`; curl would otherwise fail
+  /// with a message that does not name the kubeconfig field.
+  private static func pem(_ bytes: [UInt8], field: String, path: String, label: String)
+    throws(KubeError) -> [UInt8]
+  {
+    let text = String(decoding: bytes, as: UTF8.self)
+    guard text.contains("-----BEGIN"), text.contains("\(label)-----") else {
+      throw .credentialFile(
+        field: field, path: path,
+        reason: "it holds no PEM certificate "
+          + "(-----BEGIN \(label)-----); give the CA certificate in PEM form")
+    }
+    return bytes
   }
 
   private static func decode(_ base64: String, field: String) throws(KubeError) -> [UInt8] {

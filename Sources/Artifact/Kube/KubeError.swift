@@ -12,6 +12,8 @@ public enum KubeError: Error, Sendable, Equatable, CustomStringConvertible {
   case userNotFound(context: String, user: String)
   case noServer(cluster: String)
   case credentialFile(field: String, path: String, reason: String)
+  /// A user entry the kubeconfig gives no usable way to authenticate with.
+  case credentialMissing(user: String, reason: String)
   case execNotFound(command: String)
   case execFailed(command: String, status: Int32, stderr: String)
   case execBadOutput(command: String, reason: String)
@@ -28,7 +30,8 @@ public enum KubeError: Error, Sendable, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .kubeconfigNotFound(let path):
-      return "kubeconfig \(path) does not exist; pass --kubeconfig or set KUBECONFIG"
+      return "kubeconfig \(path) does not exist; pass --kubeconfig FILE, or point KUBECONFIG "
+        + "(or ~/.kube/config) at the cluster's kubeconfig"
     case .kubeconfigInvalid(let path, let reason):
       return "kubeconfig \(path) is not a valid kubeconfig: \(reason)"
     case .noCurrentContext(let files):
@@ -45,6 +48,8 @@ public enum KubeError: Error, Sendable, Equatable, CustomStringConvertible {
       return "cluster '\(cluster)' in the kubeconfig has no server URL"
     case .credentialFile(let field, let path, let reason):
       return "cannot read \(field) \(path): \(reason)"
+    case .credentialMissing(let user, let reason):
+      return "kubeconfig user '\(user)': \(reason)"
     case .execNotFound(let command):
       return "credential plugin '\(command)' (users[].user.exec.command) was not found; "
         + "install it or fix its path in the kubeconfig"
@@ -57,8 +62,9 @@ public enum KubeError: Error, Sendable, Equatable, CustomStringConvertible {
       return "credential plugin '\(command)' returned a credential that expired at \(expiry); "
         + "log in again"
     case .unreachable(let server, let detail):
+      let what = detail.contains("through proxy-url") ? "proxy-url and " : ""
       return "cannot reach the Kubernetes API at \(server) (\(detail)); check that the "
-        + "cluster is up and the kubeconfig's server URL"
+        + "cluster is up and the kubeconfig's \(what)server URL"
     case .tlsNameMismatch(let server, let name, let detail):
       return "the API server certificate at \(server) is not valid for the name '\(name)' "
         + "(\(detail)); use the address the certificate was issued for, or set "

@@ -49,14 +49,23 @@ public struct Kubeconfig: Sendable {
     public var username: String?
     public var password: String?
     public var exec: ExecConfig?
+    public var authProvider: AuthProvider?
 
     enum CodingKeys: String, CodingKey {
       case clientCertificate = "client-certificate"
       case clientCertificateData = "client-certificate-data"
       case clientKey = "client-key"
       case clientKeyData = "client-key-data"
+      case authProvider = "auth-provider"
       case token, tokenFile, username, password, exec
     }
+  }
+
+  /// `users[].user.auth-provider`: the legacy in-tree plugins (oidc, gcp, azure) that
+  /// kubectl still honours; their `config` caches the token they last obtained.
+  public struct AuthProvider: Decodable, Sendable {
+    public var name: String
+    public var config: [String: String]?
   }
 
   /// `users[].user.exec`: a client-go credential plugin.
@@ -126,13 +135,19 @@ public struct Kubeconfig: Sendable {
         throw .kubeconfigInvalid(path: path, reason: "it is a directory; give the file itself")
       }
       guard let data = FileManager.default.contents(atPath: path) else {
+        if FileManager.default.fileExists(atPath: path) {
+          throw .kubeconfigInvalid(
+            path: path,
+            reason: "it is not readable (permission denied); run kk as a user "
+              + "who can read it, or copy it")
+        }
         throw .kubeconfigNotFound(path: path)
       }
       let file: File
       do {
         file = try YAMLDecoder().decode(File.self, from: data)
       } catch {
-        throw .kubeconfigInvalid(path: path, reason: Self.reason(error))
+        throw .kubeconfigInvalid(path: path, reason: Self.reason(error, data: data))
       }
       let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
       if config.currentContext == nil, let current = file.currentContext, !current.isEmpty {
@@ -151,8 +166,18 @@ public struct Kubeconfig: Sendable {
     return config
   }
 
-  private static func reason(_ error: any Error) -> String {
+  private static func reason(_ error: any Error, data: Data) -> String {
     if let yaml = yamlProblem(error) { return yaml }
+    let text = String(decoding: data, as: UTF8.self)
+    if text.split(separator: "\n").allSatisfy({
+      $0.trimmingCharacters(in: .whitespaces).isEmpty || $0.hasPrefix("#")
+    }) {
+      return "the file is empty"
+    }
+    if case .typeMismatch(_, let context)? = error as? DecodingError, context.codingPath.isEmpty {
+      return "it is not a YAML mapping (a kubeconfig has apiVersion: v1, kind: Config, "
+        + "clusters, users and contexts)"
+    }
     if let decoding = error as? DecodingError {
       switch decoding {
       case .typeMismatch(_, let context), .valueNotFound(_, let context),

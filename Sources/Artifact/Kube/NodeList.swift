@@ -8,13 +8,15 @@ public struct KubeNodeList: Decodable, Sendable {
   public var items: [KubeNode]
   /// `metadata.continue`: the token for the next page, empty or absent on the last one.
   public var continueToken: String?
+  /// `kind`: `NodeList`, or absent in a trimmed answer; anything else is not a node list.
+  public var kind: String?
 
   public init(items: [KubeNode], continueToken: String? = nil) {
     self.items = items
     self.continueToken = continueToken
   }
 
-  enum CodingKeys: String, CodingKey { case items, metadata }
+  enum CodingKeys: String, CodingKey { case items, metadata, kind }
   struct ListMeta: Decodable {
     var `continue`: String?
   }
@@ -23,6 +25,7 @@ public struct KubeNodeList: Decodable, Sendable {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     items = try container.decodeIfPresent([KubeNode].self, forKey: .items) ?? []
     continueToken = try container.decodeIfPresent(ListMeta.self, forKey: .metadata)?.continue
+    kind = try container.decodeIfPresent(String.self, forKey: .kind)
   }
 
   /// Decodes a NodeList JSON document (one page of `GET /api/v1/nodes`).
