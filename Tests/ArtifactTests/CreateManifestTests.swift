@@ -89,6 +89,9 @@ struct CreateManifestTests {
   @Test func osImageUnknown() {
     #expect(OSImageMapping.map("Fedora Linux 39") == nil)
     #expect(OSImageMapping.map("Ubuntu") == nil)
+    #expect(
+      OSImageMapping.map("Red Hat Enterprise Linux CoreOS 414.92.202402051952-0 (Plow)") == nil)
+    #expect(OSImageMapping.map("Flatcar Container Linux by Kinvolk 3815.2.0 (Oklo)") == nil)
   }
 
   @Test func clusterManifestRoundTrips() throws {

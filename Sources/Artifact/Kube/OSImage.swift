@@ -29,6 +29,9 @@ public enum OSImageMapping {
       return parts.joined(separator: ".")
     }
     let found: (String, String?)
+    // CoreOS / Flatcar images are immutable: no package repository to bundle ("Red Hat
+    // Enterprise Linux CoreOS 414.92..." is not RHEL 414).
+    if lower.contains("coreos") || lower.hasPrefix("flatcar") { return nil }
     if lower.hasPrefix("ubuntu") {
       found = ("ubuntu", majorMinor(numeric))
     } else if lower.hasPrefix("centos") {
