@@ -87,6 +87,7 @@ struct ArtifactPushCommand: AsyncParsableCommand {
 
   func run() async throws {
     var failed = false
+    var somePushed = false
     try await reportingFailures {
       // `parallel` blobs move at once; the extra threads carry the small requests (HEADs,
       // upload sessions, manifest PUTs) that wait on the registry's fsyncs, not on CPU.
@@ -172,9 +173,11 @@ struct ArtifactPushCommand: AsyncParsableCommand {
           }
         }
         failed = true
+        somePushed = !report.pushed.isEmpty
       }
     }
-    if failed { throw continueOnError ? ExitCode(2) : ExitCode.failure }
+    // 2 is partial success: with nothing pushed, --continue-on-error still failed.
+    if failed { throw continueOnError && somePushed ? ExitCode(2) : ExitCode.failure }
   }
 
   /// Creates the Harbor projects the plan's images land in (with `--dry-run`, only checks).

@@ -43,7 +43,10 @@ struct KK: AsyncParsableCommand {
       code = ExitCode.success.rawValue
     } catch {
       code = exitCode(for: error).rawValue
-      let text = fullMessage(for: error)
+      let text =
+        code == ExitCode.validationFailure.rawValue
+        ? usageError(message(for: error), full: fullMessage(for: error))
+        : fullMessage(for: error)
       if !text.isEmpty {
         if code == ExitCode.success.rawValue {
           print(text)
@@ -54,6 +57,23 @@ struct KK: AsyncParsableCommand {
     }
     fflush(nil)  // every output stream
     _exit(code)
+  }
+}
+
+extension KK {
+  /// A usage error in kk's one-line form, `kk: error: <what>; see 'kk ... --help'`, instead
+  /// of ArgumentParser's three lines (`Error:`, the usage, the hint), so that scripts and
+  /// people read every kk error the same way.
+  static func usageError(_ message: String, full: String) -> String {
+    var what = message.trimmingCharacters(in: .whitespacesAndNewlines)
+    if what.hasPrefix("Error: ") { what.removeFirst("Error: ".count) }
+    what = what.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+      .filter { !$0.isEmpty }.joined(separator: "; ")
+    guard !what.isEmpty else { return full }
+    let help = full.range(of: "See '").flatMap { start in
+      full[start.upperBound...].range(of: "'").map { String(full[start.upperBound..<$0.lowerBound]) }
+    }
+    return "kk: error: \(what)" + (help.map { "; see '\($0)'" } ?? "")
   }
 }
 

@@ -12,6 +12,9 @@ final class PushProgressPrinter: @unchecked Sendable {
   private let started = Date()
   private var timer: DispatchSourceTimer?
   private var drawn = false
+  /// Bytes and blobs at the last change, and when: a registry that stops answering shows
+  /// as "no progress for N s" instead of a falling rate and an ETA that means nothing.
+  private var lastChange: (bytes: Int64, blobs: Int, at: Date) = (0, 0, Date())
   /// `log` lines go to stderr (stdout carries a JSON summary).
   private let linesToStderr: Bool
 
@@ -50,23 +53,36 @@ final class PushProgressPrinter: @unchecked Sendable {
   }
 
   /// `312.4 MiB / 750.3 MiB  61/115 blobs  280.1 MiB/s  ETA 2 s`, or nil before the
-  /// registry has said what it holds.
-  static func line(_ snapshot: PushProgress.Snapshot, seconds: Double) -> String? {
+  /// registry has said what it holds. After `idle` seconds (15 or more) without a byte or
+  /// a blob done, rate and ETA give way to `no progress for N s (waiting on the registry)`.
+  static func line(_ snapshot: PushProgress.Snapshot, seconds: Double, idle: Double = 0)
+    -> String?
+  {
     guard snapshot.started else { return nil }
     let total = snapshot.bytesToSend
     let sent = min(snapshot.bytesRead, total)
     let blobs = "\(min(snapshot.blobsDone, snapshot.blobsTotal))/\(snapshot.blobsTotal) blobs"
     guard total > 0 else { return "kk: push: nothing to upload, \(blobs)" }
+    let head = "kk: push: \(Output.bytes(sent)) / \(Output.bytes(total))  \(blobs)  "
+    if idle >= 15 {
+      return head + String(format: "no progress for %.0f s (waiting on the registry)", idle)
+    }
     let rate = seconds > 0 ? Double(sent) / seconds : 0
     let eta = rate > 0 ? String(format: "ETA %.0f s", Double(total - sent) / rate) : "ETA -"
-    return
-      "kk: push: \(Output.bytes(sent)) / \(Output.bytes(total))  \(blobs)  \(Output.rate(sent, seconds: seconds))  \(eta)"
+    return head + "\(Output.rate(sent, seconds: seconds))  \(eta)"
   }
 
   private func draw() {
     lock.withLock {
+      let snapshot = progress.snapshot
+      let now = Date()
+      if snapshot.bytesRead != lastChange.bytes || snapshot.blobsDone != lastChange.blobs {
+        lastChange = (snapshot.bytesRead, snapshot.blobsDone, now)
+      }
       guard timer != nil,
-        let text = Self.line(progress.snapshot, seconds: Date().timeIntervalSince(started))
+        let text = Self.line(
+          snapshot, seconds: now.timeIntervalSince(started),
+          idle: now.timeIntervalSince(lastChange.at))
       else { return }
       if tty {
         write("\r\u{1B}[K" + text)

@@ -34,6 +34,24 @@ struct RegistryTargetOptions: ParsableArguments {
     name: .customLong("dest-cert-dir"), help: "certs.d-style directory (*.crt, *.cert/*.key).")
   var destCertDir: String?
 
+  @Option(
+    name: .customLong("stall-timeout"),
+    help: "Give up a transfer after this many seconds without a byte moving (retried once).")
+  var stallTimeout = 60
+
+  /// The values' forms (a usage error, 64); whether a target is needed at all is
+  /// ``requireTarget()``'s.
+  func validate() throws {
+    guard stallTimeout >= 1 else { throw ValidationError("--stall-timeout must be at least 1") }
+    if let registry, case .failure(let problem) = ClusterRegistryConfig.parsePrivateRegistry(registry)
+    {
+      throw ValidationError("--registry \(problem.message)")
+    }
+    if let destCreds, !destCreds.contains(":") {
+      throw ValidationError("--dest-creds takes USER:PASSWORD")
+    }
+  }
+
   /// Not `validate()`: `verify` embeds these options and needs them only with `--remote`.
   func requireTarget() throws {
     guard config != nil || registry != nil else {
@@ -46,7 +64,8 @@ struct RegistryTargetOptions: ParsableArguments {
     let target = try targetConfig()
     guard let privateRegistry = target.privateRegistry else { throw PushError.noTarget }
     let options = try registryOptions(target, host: privateRegistry.host)
-    let pool = TransferPool(threads: threads)
+    let pool = TransferPool(
+      threads: threads, options: TransportOptions(stallTimeout: stallTimeout))
     return (target, RegistryClient(host: privateRegistry.host, options: options, pool: pool))
   }
 
@@ -81,13 +100,10 @@ struct RegistryTargetOptions: ParsableArguments {
       }
     }
     if let registry {
-      let trimmed = registry.hasSuffix("/") ? String(registry.dropLast()) : registry
-      let parts = trimmed.split(separator: "/", maxSplits: 1).map(String.init)
-      guard let host = parts.first, !host.isEmpty, !registry.contains("://") else {
-        throw ValidationError("--registry takes HOST[:PORT][/PATH], without a scheme")
+      switch ClusterRegistryConfig.parsePrivateRegistry(registry) {
+      case .success(let location): target.privateRegistry = location
+      case .failure(let problem): throw ValidationError("--registry \(problem.message)")
       }
-      target.privateRegistry = ClusterRegistryConfig.PrivateRegistry(
-        host: host.lowercased(), path: parts.count > 1 ? parts[1] : nil)
     }
     return target
   }
@@ -96,6 +112,17 @@ struct RegistryTargetOptions: ParsableArguments {
     -> RegistryOptions
   {
     var options = RegistryOptions()
+    let entries = target.auths.auths.keys.sorted()
+    if target.auths.auth(forHost: host) == nil, !entries.isEmpty, let config {
+      // An entry under another spelling (`127.0.0.1` for `127.0.0.1:5000`) is silently
+      // not used, and the TLS or 401 error that follows names settings the user did write.
+      let listed = entries.map { "\"\($0)\"" }.joined(separator: ", ")
+      FileHandle.standardError.write(
+        Data(
+          ("kk: warning: \(config): spec.registry.auths has no entry for \(host) (it has "
+            + "\(listed)); entries are matched by host[:port] exactly, so none is used: key "
+            + "the entry \"\(host)\"\n").utf8))
+    }
     if let auth = target.auths.auth(forHost: host) {
       options = try RegistryOptions(
         entry: RegistryAuthEntry(

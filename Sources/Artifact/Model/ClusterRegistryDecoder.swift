@@ -67,13 +67,17 @@ extension ClusterRegistryConfig {
     {
       reader.warning(
         "\(path).privateRegistry '\(location)' is Harbor without a project; images go to "
-          + "projects named after their namespaces (calico, kubesphere, ...), which "
-          + "must exist", at: field.value.mark)
+          + "projects named after their namespaces (calico, kubesphere, ...): kk artifact "
+          + "images push creates the missing ones, other tools need them created first",
+        at: field.value.mark)
     }
   }
 
-  /// `host[:port][/path]` → ``PrivateRegistry``.
-  static func parsePrivateRegistry(_ value: String) -> Result<PrivateRegistry, LocationProblem> {
+  /// `host[:port][/path]` → ``PrivateRegistry``: the rules of `spec.registry.privateRegistry`,
+  /// also applied to `--registry`.
+  public static func parsePrivateRegistry(_ value: String)
+    -> Result<PrivateRegistry, LocationProblem>
+  {
     if value.contains("://") {
       return .failure(
         LocationProblem(
@@ -102,8 +106,8 @@ extension ClusterRegistryConfig {
 }
 
 /// Why a `privateRegistry` value was refused.
-struct LocationProblem: Error {
-  var message: String
+public struct LocationProblem: Error {
+  public var message: String
 }
 
 /// One repository path component per the distribution grammar: lower-case alphanumerics

@@ -49,7 +49,10 @@ final class BlobUpload {
     do throws(RegistryError) {
       if chunked { try await sendChunks() } else { try await sendWhole() }
     } catch {
-      if case .connection = error {} else { await cancel() }
+      switch error {
+      case .connection, .timedOut: break
+      default: await cancel()
+      }
       throw error
     }
   }

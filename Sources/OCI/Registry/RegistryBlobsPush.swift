@@ -129,16 +129,23 @@ extension RegistryClient {
           continue
         }
         let retryable: Bool
+        var attempts = options.retry.attempts
         switch error {
         case .connection, .invalidResponse: retryable = true
+        case .timedOut:
+          retryable = true
+          attempts = Self.timedOutAttempts(options)
         case .registry(_, _, _, let status, _):
           retryable = status >= 500 || status == 429 || status == 408
         default: retryable = false
         }
-        guard retryable, attempt < options.retry.attempts else {
+        guard retryable, attempt < attempts else {
           // Count the upload attempts, not the last request's.
           if case .connection(let host, let detail, _) = error {
             throw .connection(host: host, detail: detail, attempts: attempt)
+          }
+          if case .timedOut(let host, let detail, _) = error {
+            throw .timedOut(host: host, detail: detail, attempts: attempt)
           }
           throw error
         }

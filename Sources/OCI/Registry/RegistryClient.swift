@@ -105,8 +105,15 @@ public final class RegistryClient: Sendable {
           try await pause(options.retry.delay(afterAttempt: attempt, retryAfter: nil))
           continue
         }
+        if case .timedOut = error, call.retries, attempt < Self.timedOutAttempts(options) {
+          try await pause(options.retry.delay(afterAttempt: attempt, retryAfter: nil))
+          continue
+        }
         if case .connection(let h, let detail, _) = error {
           throw .connection(host: h, detail: detail, attempts: attempt)
+        }
+        if case .timedOut(let h, let detail, _) = error {
+          throw .timedOut(host: h, detail: detail, attempts: attempt)
         }
         throw error
       }
@@ -145,6 +152,13 @@ public final class RegistryClient: Sendable {
     }
   }
 
+  /// Tries of one request that timed out: one retry at most. A connection cut is usually a
+  /// moment's trouble; a registry that let a whole stall timeout pass without a byte is
+  /// usually hung, and five tries of a minute each per blob looked like a push hung for ever.
+  static func timedOutAttempts(_ options: RegistryOptions) -> Int {
+    min(2, options.retry.attempts)
+  }
+
   /// One HTTP exchange on the pool, with transport failures mapped to `RegistryError`.
   /// With `retries`, connection failures are retried (used for idempotent side requests).
   func transfer(_ request: HTTPRequest, retries: Bool) async throws(RegistryError) -> HTTPResponse {
@@ -157,12 +171,18 @@ public final class RegistryClient: Sendable {
         switch error.kind {
         case .tlsVerification: throw .tlsVerification(host: host, detail: error.message)
         case .tls: throw .tls(host: host, detail: error.message)
-        case .connection, .timeout:
+        case .connection:
           if retries, attempt < options.retry.attempts {
             try await pause(options.retry.delay(afterAttempt: attempt, retryAfter: nil))
             continue
           }
           throw .connection(host: host, detail: error.message, attempts: attempt)
+        case .timeout:
+          if retries, attempt < Self.timedOutAttempts(options) {
+            try await pause(options.retry.delay(afterAttempt: attempt, retryAfter: nil))
+            continue
+          }
+          throw .timedOut(host: host, detail: error.message, attempts: attempt)
         case .tooLarge: throw .invalidResponse(host: host, detail: error.message)
         case .other: throw .connection(host: host, detail: error.message, attempts: attempt)
         }

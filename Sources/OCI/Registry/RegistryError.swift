@@ -41,6 +41,9 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
   case tls(host: String, detail: String)
   /// The network failed and retries did not help.
   case connection(host: String, detail: String, attempts: Int)
+  /// Nothing moved for the stall timeout (or the connection did not open in time), twice:
+  /// a hung registry or storage backend, which more retries would only wait on longer.
+  case timedOut(host: String, detail: String, attempts: Int)
   /// The registry refused the request in a way not listed above.
   case registry(
     host: String, method: String, path: String, status: Int, errors: [RegistryErrorEntry])
@@ -94,6 +97,11 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
       return
         "TLS with \(host) failed (\(detail)); if the registry speaks plain HTTP set plainHTTP: true "
         + "or --dest-tls-verify=false, and check the client certificate in certsPath"
+    case .timedOut(let host, let detail, let attempts):
+      return
+        "\(host) stopped answering (\(detail)) after \(attempts) attempt(s); the registry or its "
+        + "storage is hung or the link is dead: check the registry's logs and disk, then run the "
+        + "command again (what already landed is skipped)"
     case .connection(let host, let detail, let attempts):
       return
         "cannot reach \(host) (\(detail)) after \(attempts) attempt(s); check that the registry "
