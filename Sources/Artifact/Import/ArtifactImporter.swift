@@ -90,6 +90,7 @@ public enum ArtifactImporter {
   private static func importInto(
     archive: String, directory: String, freeSpace: (String) -> Int64?
   ) throws(ImportError) -> ImportReport {
+    try ImportImagesDirectory.check(in: directory)
     if let stamp = readStamp(directory), let current = try indexDigest(of: archive),
       stamp == current, FileManager.default.fileExists(atPath: directory + "/images/index.json")
     {
@@ -275,32 +276,20 @@ public enum ArtifactImporter {
     try ImportPlacer.writeAtomically(Array("\(digest)\n".utf8), to: path)
   }
 
+  /// Creates `path` and its missing parents one `mkdir` at a time, so a failure names the
+  /// directory and the real errno (FileManager reported EROFS as "Permission denied").
   static func makeDirectories(_ path: String) throws(ImportError) {
-    do {
-      try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    } catch {
-      throw .io(path: path, operation: "create directory", errno: Self.posixCode(error, path))
-    }
-  }
-
-  /// The errno behind a FileManager failure (it used to be reported as EACCES whatever
-  /// happened: "Permission denied" for a --dir that is a regular file).
-  static func posixCode(_ error: any Error, _ path: String) -> Int32 {
-    var isDirectory: ObjCBool = false
-    var probe = path
-    while !probe.isEmpty && probe != "/" {
-      if FileManager.default.fileExists(atPath: probe, isDirectory: &isDirectory) {
-        if !isDirectory.boolValue { return ENOTDIR }
-        break
+    var info = stat()
+    for missing in missingAncestors(of: path) {
+      guard mkdir(missing, 0o755) != 0 else { continue }
+      let code = errno
+      if code == EEXIST && stat(missing, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR {
+        continue
       }
-      probe = (probe as NSString).deletingLastPathComponent
+      throw .io(path: missing, operation: "create directory", errno: code)
     }
-    let nsError = error as NSError
-    if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
-      underlying.domain == NSPOSIXErrorDomain
-    {
-      return Int32(underlying.code)
+    guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+      throw .io(path: path, operation: "create directory", errno: ENOTDIR)
     }
-    return nsError.domain == NSPOSIXErrorDomain ? Int32(nsError.code) : EACCES
   }
 }

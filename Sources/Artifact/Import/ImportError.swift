@@ -23,6 +23,13 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
   /// A file entry's `io.kubekey.path` would escape the target directory or clash with the
   /// import's own directories.
   case unsafeFilePath(path: String, reason: String)
+  /// Something already in the target directory blocks a file entry's path: `blocker` (the
+  /// path itself or one of its directories) is `what` ("a symlink to X, not a regular
+  /// file"). Not the artifact's fault: the user removes it.
+  case pathInTheWay(path: String, blocker: String, what: String)
+  /// `DIR/images` exists but is not a real directory (`kind`: "a symlink", "a regular
+  /// file"...); placing the layout there could write outside DIR. Checked before any write.
+  case imagesNotADirectory(path: String, directory: String, kind: String, linkTarget: String?)
   /// Two file entries name the same KubeKey path with different content.
   case conflictingFilePath(path: String)
   /// A file-system operation in the target directory failed.
@@ -60,11 +67,26 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
       return
         "blob \(digest) (needed by \(neededBy)) is not in the artifact; the artifact is incomplete, export it again"
     case .unsafeFilePath(let path, let reason):
-      return "refusing file path '\(path)': \(reason)"
+      return
+        "refusing file path '\(path)': \(reason); nothing of this import was placed, the artifact was not made by kk artifact export or was edited: export it again"
+    case .pathInTheWay(let path, let blocker, let what):
+      return
+        "cannot place file '\(path)': \(blocker) is \(what); nothing of this import was placed, remove \(blocker) and import again"
+    case .imagesNotADirectory(let path, let directory, let kind, let target?):
+      let parent = (target as NSString).deletingLastPathComponent
+      let fix =
+        (target as NSString).lastPathComponent == "images"
+        ? "remove the link or import with --dir \(parent)" : "remove the link and import again"
+      return "\(path) is \(kind) to \(target); kk writes only inside \(directory): \(fix)"
+    case .imagesNotADirectory(let path, _, let kind, nil):
+      return
+        "\(path) is \(kind), not a directory; kk keeps the artifact's OCI layout there: move it away and import again"
     case .conflictingFilePath(let path):
-      return "two files of the artifact claim the path '\(path)' with different content"
+      return
+        "two files of the artifact claim the path '\(path)' with different content; export the artifact again"
     case .io(let path, let operation, let code):
-      return "\(operation) \(path) failed: \(String(cString: strerror(code))) (errno \(code))"
+      return
+        "\(operation) \(path) failed: \(String(cString: strerror(code))) (errno \(code)); \(Self.ioHint(code))"
     case .noSpace(let directory, let needed, let available):
       return
         "no space left in \(directory): the artifact's blobs need \(Self.mib(needed)), \(Self.mib(available)) free; free space or choose another --dir (nothing was written)"
@@ -85,6 +107,16 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
         "\(path) does not verify: \(shown)\(more); nothing of this import was placed, get an intact copy of the artifact (kk artifact verify -a \(path) lists every problem)"
     case .store(let error):
       return "\(error)"
+    }
+  }
+
+  /// What to do when the file system refuses: the usual causes have one fix each.
+  static func ioHint(_ code: Int32) -> String {
+    switch code {
+    case ENOSPC, EDQUOT: return "free space or choose another --dir"
+    case ENOTDIR, EEXIST, EISDIR: return "a file is in the way: move it or choose another --dir"
+    case EROFS, EACCES, EPERM: return "choose a writable --dir"
+    default: return "check that file system or choose another --dir"
     }
   }
 

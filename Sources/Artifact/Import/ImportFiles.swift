@@ -9,13 +9,21 @@ import OCI
 #endif
 
 extension ImportPlacer {
-  /// Places each file entry's single layer at its `io.kubekey.path`.
-  func placeFiles(_ entries: [Descriptor], imageBlobs: Set<Digest>) throws(ImportError)
-    -> [String]
-  {
+  /// One file entry to place: its layer goes to `path` (relative to the directory).
+  struct FilePlacement {
+    var path: String
+    var layer: Digest
+    var mode: mode_t
+  }
+
+  /// Checks every file entry before anything is placed (SPEC 5.4): a safe relative path, a
+  /// one-layer manifest whose layer was staged, no two entries at one path with different
+  /// content or one entry's path a directory of another's, and a target in DIR that nothing
+  /// blocks. Why up front: a refusal after `images/` was placed left a complete-looking
+  /// layout without a stamp.
+  func planFiles(_ entries: [Descriptor]) throws(ImportError) -> [FilePlacement] {
     var claimed: [String: Digest] = [:]
-    var firstPlace: [Digest: String] = [:]
-    var written: [String] = []
+    var plan: [FilePlacement] = []
     for entry in entries {
       guard let raw = entry.annotation(AnnotationKey.path) else { continue }
       let path = try Self.safeRelativePath(raw)
@@ -32,29 +40,51 @@ extension ImportPlacer {
         continue
       }
       claimed[path] = layer
-      guard staging.contains(layer) || firstPlace[layer] != nil else {
-        throw .missingBlob(layer, neededBy: raw)
-      }
-      let target = directory + "/" + path
-      try Self.prepareParents(of: path, in: directory)
-      let temp = (target as NSString).deletingLastPathComponent + "/.\(UUID().uuidString).kk-tmp"
-      if let earlier = firstPlace[layer] {
-        try Self.copy(earlier, to: temp)
-      } else if imageBlobs.contains(layer) {
-        try Self.copy(staging.path(for: layer), to: temp)
-      } else {
-        try Self.rename(staging.path(for: layer), to: temp)
-      }
+      guard staging.contains(layer) else { throw .missingBlob(layer, neededBy: raw) }
+      try Self.checkTarget(of: path, in: directory)
       let kind = entry.annotation(AnnotationKey.artifactKind) ?? "file"
-      _ = chmod(temp, kind == "file" ? 0o755 : 0o644)
+      plan.append(FilePlacement(path: path, layer: layer, mode: kind == "file" ? 0o755 : 0o644))
+    }
+    for file in plan {
+      var parent = (file.path as NSString).deletingLastPathComponent
+      while !parent.isEmpty {
+        if claimed[parent] != nil {
+          throw .unsafeFilePath(
+            path: file.path, reason: "'\(parent)' is a file of the artifact too, not a directory")
+        }
+        parent = (parent as NSString).deletingLastPathComponent
+      }
+    }
+    return plan
+  }
+
+  /// Places each planned file: its layer moved (or copied, when shared with an image or an
+  /// earlier file) to a temp name beside the target, then renamed over it.
+  func placeFiles(_ plan: [FilePlacement], imageBlobs: Set<Digest>) throws(ImportError)
+    -> [String]
+  {
+    var firstPlace: [Digest: String] = [:]
+    var written: [String] = []
+    for file in plan {
+      let target = directory + "/" + file.path
+      try Self.prepareParents(of: file.path, in: directory)
+      let temp = (target as NSString).deletingLastPathComponent + "/.\(UUID().uuidString).kk-tmp"
+      if let earlier = firstPlace[file.layer] {
+        try Self.copy(earlier, to: temp)
+      } else if imageBlobs.contains(file.layer) {
+        try Self.copy(staging.path(for: file.layer), to: temp)
+      } else {
+        try Self.rename(staging.path(for: file.layer), to: temp)
+      }
+      _ = chmod(temp, file.mode)
       do {
         try Self.rename(temp, to: target)
       } catch {
         unlink(temp)
         throw error
       }
-      firstPlace[layer] = firstPlace[layer] ?? target
-      written.append(path)
+      firstPlace[file.layer] = firstPlace[file.layer] ?? target
+      written.append(file.path)
     }
     return written
   }
@@ -74,37 +104,56 @@ extension ImportPlacer {
     return path
   }
 
-  /// Creates the directories above `path` one by one, refusing any existing component that
-  /// is not a real directory (a symlink there could point outside `directory`), and refusing
-  /// a target that is a directory or a link.
-  static func prepareParents(of path: String, in directory: String) throws(ImportError) {
+  /// What in `directory` blocks placing a file at `path`, read without changing anything:
+  /// an existing component above it that is not a real directory (a symlink there could
+  /// point outside `directory`), or an existing target that is not a regular file.
+  static func checkTarget(of path: String, in directory: String) throws(ImportError) {
     let parts = path.split(separator: "/").map(String.init)
     var current = directory
     for (position, part) in parts.enumerated() {
       current += "/" + part
       var info = stat()
-      let exists = lstat(current, &info) == 0
+      // Missing: created when placing (which reports any other error it meets).
+      guard lstat(current, &info) == 0 else { return }
+      let type = info.st_mode & S_IFMT
       let isLast = position == parts.count - 1
-      if isLast {
-        if exists && (info.st_mode & S_IFMT) != S_IFREG {
-          throw .unsafeFilePath(path: path, reason: "\(current) exists and is not a regular file")
-        }
-        return
-      }
-      if exists {
-        guard (info.st_mode & S_IFMT) == S_IFDIR else {
-          throw .unsafeFilePath(
-            path: path, reason: "\(current) is not a directory (a link or file is in the way)")
-        }
-      } else if mkdir(current, 0o755) != 0 && errno != EEXIST {
-        throw .io(path: current, operation: "create directory", errno: errno)
-      }
+      if isLast ? type == S_IFREG : type == S_IFDIR { continue }
+      var what = ImportImagesDirectory.describe(type)
+      if type == S_IFLNK { what += " to \(ImportImagesDirectory.linkTarget(of: current))" }
+      what += isLast ? ", not a regular file" : ", not a directory"
+      throw .pathInTheWay(path: path, blocker: current, what: what)
     }
   }
 
-  func link(_ source: String, to destination: String) throws(ImportError) {
-    if Glibc.link(source, destination) == 0 || errno == EEXIST { return }
-    try Self.copy(source, to: destination)
+  /// Creates the directories above `path` one by one, checking each component again as
+  /// ``checkTarget(of:in:)`` did (the directory may have changed since).
+  static func prepareParents(of path: String, in directory: String) throws(ImportError) {
+    try checkTarget(of: path, in: directory)
+    let parts = path.split(separator: "/").dropLast().map(String.init)
+    var current = directory
+    for part in parts {
+      current += "/" + part
+      if mkdir(current, 0o755) != 0 && errno != EEXIST {
+        throw .io(path: current, operation: "create directory", errno: errno)
+      }
+    }
+    try checkTarget(of: path, in: directory)
+  }
+
+  /// Puts `source` at `destination` through `temp`: a hard link (a copy across file
+  /// systems) renamed over whatever regular file had that name, so a blob left by an
+  /// earlier import or edited by hand is replaced by the verified one.
+  func link(_ source: String, to destination: String, through temp: String) throws(ImportError) {
+    unlink(temp)
+    if Glibc.link(source, temp) != 0 { try Self.copy(source, to: temp) }
+    do {
+      try Self.rename(temp, to: destination)
+    } catch {
+      unlink(temp)
+      throw error
+    }
+    // rename() of two names of one file does nothing and leaves `temp` (POSIX).
+    unlink(temp)
   }
 
   static func rename(_ source: String, to destination: String) throws(ImportError) {

@@ -25,13 +25,14 @@ struct ImportPlacer {
     var files: [String] = []
   }
 
+  /// Plans everything first (reads only: closures, per-arch entries, file targets), so any
+  /// refusal comes before the first write; then places `images/` and the files.
   func place(index: ImageIndex) throws(ImportError) -> Placed {
     var placed = Placed()
-    let images: BlobStore
-    do { images = try BlobStore.create(at: directory + "/images") } catch { throw .store(error) }
     var entries: [Descriptor] = []
     var archEntries: [Descriptor] = []
-    var imageBlobs: Set<Digest> = []
+    var imageBlobs: [Digest] = []
+    var imageBlobSet: Set<Digest> = []
     var fileEntries: [Descriptor] = []
     for entry in index.manifests {
       if entry.annotation(AnnotationKey.path) != nil {
@@ -39,9 +40,8 @@ struct ImportPlacer {
         continue
       }
       let name = entry.annotation(AnnotationKey.refName) ?? entry.digest.description
-      let closure = try self.closure(of: entry, owner: name)
-      for blob in closure where imageBlobs.insert(blob).inserted {
-        try link(staging.path(for: blob), to: images.path(for: blob))
+      for blob in try closure(of: entry, owner: name) where imageBlobSet.insert(blob).inserted {
+        imageBlobs.append(blob)
       }
       entries.append(entry)
       placed.images.append(name)
@@ -55,25 +55,34 @@ struct ImportPlacer {
         placed.archEntries.append(reference)
       }
     }
+    let files = try planFiles(fileEntries)
+
+    // `images/` is exactly this artifact's layout (SPEC 5.4): foreign entries go first, so
+    // that blobs land in real directories; blobs of an earlier import that the new index no
+    // longer reaches go once it is written (QA F15), so `verify` and `push --images-dir` see
+    // no orphans. The work dir is the import's own; no other writer shares it.
+    let imagesPath = directory + "/images"
+    try ImportImagesDirectory.removeForeign(in: imagesPath)
+    let images: BlobStore
+    do { images = try BlobStore.create(at: imagesPath) } catch { throw .store(error) }
+    try Self.writeAtomically(
+      Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: imagesPath + "/oci-layout")
+    for blob in imageBlobs {
+      try link(
+        staging.path(for: blob), to: images.path(for: blob),
+        through: images.ingestDirectory + "/\(blob.encoded).kk-link")
+    }
     do {
       try images.writeIndex(ImageIndex(manifests: entries + archEntries))
     } catch {
       throw .store(error)
     }
-    // `images/` is exactly this artifact's layout: blobs of an earlier import that the new
-    // index no longer reaches are removed (QA F15), so `verify` and `push --images-dir` see
-    // no orphans. The work dir is the import's own; no other writer shares it.
-    let blobDirectory = directory + "/images/blobs/sha256"
-    for name in (try? FileManager.default.contentsOfDirectory(atPath: blobDirectory)) ?? [] {
-      guard let digest = try? Digest(parsing: "sha256:" + name), !imageBlobs.contains(digest)
-      else { continue }
-      try? FileManager.default.removeItem(atPath: blobDirectory + "/" + name)
-    }
-    // `BlobStore.create` makes `.ingest/` for writers; the import links blobs in and never
-    // writes through it, so an empty one is litter KubeKey and skopeo do not expect (QA F4).
-    // rmdir only removes it when empty: another writer's temp files are left alone.
+    try ImportImagesDirectory.removeBlobs(
+      in: imagesPath, keeping: Set(imageBlobs.map(\.encoded)))
+    // `BlobStore.create` makes `.ingest/` for writers; the import only passes links through
+    // it, so an empty one is litter KubeKey and skopeo do not expect (QA F4).
     _ = rmdir(images.ingestDirectory)
-    placed.files = try placeFiles(fileEntries, imageBlobs: imageBlobs)
+    placed.files = try placeFiles(files, imageBlobs: imageBlobSet)
     return placed
   }
 

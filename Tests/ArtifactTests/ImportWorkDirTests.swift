@@ -1,0 +1,151 @@
+import Blobstore
+import Foundation
+import OCI
+import Testing
+
+@testable import Artifact
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What an import finds already in the work dir (SPEC 5.4): `DIR/images` ends up holding
+/// exactly the artifact's layout, a `DIR/images` that is no real directory is refused before
+/// anything is written, and a file path blocked in DIR is refused before anything is placed.
+@Suite("ArtifactImporter: work dir")
+struct ImportWorkDirTests {
+  /// Link or file type of `path`, without following a link.
+  func type(_ path: String) -> mode_t? {
+    var info = stat()
+    return lstat(path, &info) == 0 ? info.st_mode & S_IFMT : nil
+  }
+
+  func names(_ path: String) throws -> [String] {
+    try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+  }
+
+  @Test func foreignEntriesInImagesAreRemovedWithoutFollowingLinks() async throws {
+    let fixture = try await ImportFixture()
+    let archive = try fixture.pack("a.tar")
+    let dir = fixture.scratch.path + "/kubekey"
+    let images = dir + "/images"
+    let outside = fixture.scratch.path + "/outside"
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: outside + "/kept", withIntermediateDirectories: true)
+    try Data("keep me".utf8).write(to: URL(fileURLWithPath: outside + "/kept/file"))
+    try fm.createDirectory(atPath: images + "/blobs/sha256/sub", withIntermediateDirectories: true)
+    try fm.createDirectory(atPath: images + "/.ingest", withIntermediateDirectories: true)
+    try Data("x".utf8).write(to: URL(fileURLWithPath: images + "/foo.txt"))
+    try Data("x".utf8).write(to: URL(fileURLWithPath: images + "/blobs/sha256/deadbeef"))
+    try Data("x".utf8).write(to: URL(fileURLWithPath: images + "/blobs/sha256/sub/x"))
+    try Data("x".utf8).write(to: URL(fileURLWithPath: images + "/blobs/other"))
+    try Data("x".utf8).write(to: URL(fileURLWithPath: images + "/.ingest/a.partial"))
+    try fm.createSymbolicLink(atPath: images + "/junk", withDestinationPath: outside + "/kept")
+    try fm.createSymbolicLink(
+      atPath: images + "/blobs/sha256/linked", withDestinationPath: outside + "/kept")
+    // A link named like a blob of the artifact: replaced by the blob, its target untouched.
+    let blob = try #require(fixture.images.images.first?.manifests.first?.layers.first)
+    try fm.createSymbolicLink(
+      atPath: images + "/blobs/sha256/\(blob.encoded)", withDestinationPath: outside + "/kept/file")
+
+    let report = try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    #expect(!report.alreadyImported)
+
+    #expect(try names(images) == ["blobs", "index.json", "oci-layout"])
+    #expect(try names(images + "/blobs") == ["sha256"])
+    let store = try BlobStore.open(at: images)
+    let reachable = Set(try store.walk().nodes.compactMap { $0.descriptor.digest?.encoded })
+    #expect(Set(try names(images + "/blobs/sha256")) == reachable)
+    #expect(type(images + "/blobs/sha256/\(blob.encoded)") == S_IFREG)
+    let verify = try await store.verify()
+    #expect(verify.isValid, "\(verify)")
+    // Nothing outside DIR/images was removed or written through the links.
+    #expect(try names(outside) == ["kept"])
+    #expect(try String(contentsOfFile: outside + "/kept/file", encoding: .utf8) == "keep me")
+  }
+
+  @Test(arguments: ["symlink", "file", "dangling"])
+  func imagesThatIsNoDirectoryIsRefusedBeforeAnythingIsWritten(_ kind: String) async throws {
+    let fixture = try await ImportFixture()
+    let archive = try fixture.pack("a.tar")
+    let dir = fixture.scratch.path + "/kubekey"
+    let elsewhere = fixture.scratch.path + "/elsewhere/images"
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    switch kind {
+    case "symlink":
+      try fm.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+      try fm.createSymbolicLink(atPath: dir + "/images", withDestinationPath: elsewhere)
+    case "dangling":
+      try fm.createSymbolicLink(atPath: dir + "/images", withDestinationPath: elsewhere)
+    default:
+      try Data("x".utf8).write(to: URL(fileURLWithPath: dir + "/images"))
+    }
+    let error = try #require(
+      throws: ImportError.self,
+      performing: { try ArtifactImporter.importArtifact(archive: archive, into: dir) })
+    let text = "\(error)"
+    #expect(text.hasPrefix("\(dir)/images is "), "\(text)")
+    if kind == "file" {
+      #expect(text.contains("a regular file, not a directory"), "\(text)")
+      #expect(text.hasSuffix("move it away and import again"), "\(text)")
+      #expect(type(dir + "/images") == S_IFREG)
+    } else {
+      #expect(text.contains("a symlink to \(elsewhere); kk writes only inside \(dir)"), "\(text)")
+      #expect(text.hasSuffix("or import with --dir \(fixture.scratch.path)/elsewhere"), "\(text)")
+      #expect(type(dir + "/images") == S_IFLNK)
+    }
+    #expect(try names(dir) == ["images"], "nothing else was written into DIR")
+    #expect(!fm.fileExists(atPath: elsewhere + "/index.json"))
+    #expect(!fm.fileExists(atPath: elsewhere + "/blobs"))
+  }
+
+  /// `DIR/manifest.yaml` is a symlink: the file is refused before `images/` is placed, so no
+  /// complete-looking layout without a stamp is left behind.
+  @Test func blockedFileTargetIsRefusedBeforeImagesArePlaced() async throws {
+    let fixture = try await ImportFixture(filePaths: [
+      "kube/v1.22.12/amd64/kubeadm", "manifest.yaml",
+    ])
+    let archive = try fixture.pack("a.tar")
+    let dir = fixture.scratch.path + "/kubekey"
+    let outside = fixture.scratch.path + "/outside.yaml"
+    try Data("mine".utf8).write(to: URL(fileURLWithPath: outside))
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(
+      atPath: dir + "/manifest.yaml", withDestinationPath: outside)
+    let error = try #require(
+      throws: ImportError.self,
+      performing: { try ArtifactImporter.importArtifact(archive: archive, into: dir) })
+    let text = "\(error)"
+    #expect(text.contains("\(dir)/manifest.yaml is a symlink to \(outside)"), "\(text)")
+    #expect(text.hasSuffix("remove \(dir)/manifest.yaml and import again"), "\(text)")
+    #expect(try names(dir) == ["manifest.yaml"], "no images/, kube/, stamp or staging")
+    #expect(try String(contentsOfFile: outside, encoding: .utf8) == "mine")
+  }
+
+  /// A regular file where a directory of a file path must go, and two files of the artifact
+  /// where one's path is the other's directory: both refused before anything is placed.
+  @Test func blockedParentsAreRefusedBeforeImagesArePlaced() async throws {
+    let fixture = try await ImportFixture()
+    let archive = try fixture.pack("a.tar")
+    let dir = fixture.scratch.path + "/kubekey"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try Data("x".utf8).write(to: URL(fileURLWithPath: dir + "/kube"))
+    let error = try #require(
+      throws: ImportError.self,
+      performing: { try ArtifactImporter.importArtifact(archive: archive, into: dir) })
+    #expect("\(error)".contains("\(dir)/kube is a regular file, not a directory"), "\(error)")
+    #expect("\(error)".hasSuffix("remove \(dir)/kube and import again"), "\(error)")
+    #expect(try names(dir) == ["kube"])
+
+    let nested = try await ImportFixture(filePaths: ["cni/plugins", "cni/plugins/bridge"])
+    let other = fixture.scratch.path + "/other"
+    #expect {
+      try ArtifactImporter.importArtifact(archive: try nested.pack("n.tar"), into: other)
+    } throws: { error in
+      guard case .unsafeFilePath(let path, _) = error as? ImportError else { return false }
+      return path == "cni/plugins/bridge" && "\(error)".contains("'cni/plugins' is a file")
+    }
+    #expect(!FileManager.default.fileExists(atPath: other))
+  }
+}
