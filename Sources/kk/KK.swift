@@ -71,7 +71,9 @@ extension KK {
       .filter { !$0.isEmpty }.joined(separator: "; ")
     guard !what.isEmpty else { return full }
     let help = full.range(of: "See '").flatMap { start in
-      full[start.upperBound...].range(of: "'").map { String(full[start.upperBound..<$0.lowerBound]) }
+      full[start.upperBound...].range(of: "'").map {
+        String(full[start.upperBound..<$0.lowerBound])
+      }
     }
     return "kk: error: \(what)" + (help.map { "; see '\($0)'" } ?? "")
   }

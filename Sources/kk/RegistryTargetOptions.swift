@@ -43,7 +43,8 @@ struct RegistryTargetOptions: ParsableArguments {
   /// ``requireTarget()``'s.
   func validate() throws {
     guard stallTimeout >= 1 else { throw ValidationError("--stall-timeout must be at least 1") }
-    if let registry, case .failure(let problem) = ClusterRegistryConfig.parsePrivateRegistry(registry)
+    if let registry,
+      case .failure(let problem) = ClusterRegistryConfig.parsePrivateRegistry(registry)
     {
       throw ValidationError("--registry \(problem.message)")
     }
