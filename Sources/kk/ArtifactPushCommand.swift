@@ -93,6 +93,14 @@ struct ArtifactPushCommand: AsyncParsableCommand {
       // upload sessions, manifest PUTs) that wait on the registry's fsyncs, not on CPU.
       let (config, client) = try target.client(threads: parallel + 10)
       try requireReadable(artifact ?? imagesDir ?? ".")
+      var isDirectory: ObjCBool = false
+      if let artifact, FileManager.default.fileExists(atPath: artifact, isDirectory: &isDirectory),
+        isDirectory.boolValue
+      {
+        throw PushError.source(
+          "-a \(artifact) is a directory, not an artifact file; for an OCI layout directory "
+            + "(kk artifact import's DIR/images) use --images-dir \(artifact)")
+      }
       // Ctrl-C: abort the uploads in flight and cancel their sessions, then die by it.
       let interruption = dryRun ? nil : PushInterruption()
       defer { interruption?.disarm() }

@@ -102,4 +102,25 @@ import Testing
       #expect(host == nil, "\(value): \(problem.message)")
     }
   }
+
+  /// Two cluster configs in one file (concatenated, or an old one left in): the first is
+  /// used, and a warning at the second says so.
+  @Test func aSecondClusterDocumentIsWarnedAbout() throws {
+    let one = """
+      apiVersion: kubekey.kubesphere.io/v1alpha2
+      kind: Cluster
+      metadata: {name: a}
+      spec:
+        registry: {privateRegistry: first.local}
+      """
+    let yaml = one + "\n---\n" + one.replacingOccurrences(of: "first", with: "second") + "\n"
+    let parsed = try ClusterRegistryConfig.parse(yaml: yaml, file: "c.yaml")
+    #expect(parsed.config.privateRegistry == .init(host: "first.local"))
+    #expect(parsed.warnings.count == 1)
+    #expect(parsed.warnings.first?.line == 7)
+    #expect(
+      parsed.warnings.first?.description.contains(
+        "the file holds 2 kind: Cluster documents; only the first (line 1) is used") == true,
+      "\(parsed.warnings)")
+  }
 }

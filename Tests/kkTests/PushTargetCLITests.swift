@@ -62,4 +62,18 @@ import Testing
         "kk: warning: \(config): spec.registry.auths has no entry for 127.0.0.1:5000 (it has \"127.0.0.1\")"
       ), "\(result.stderr)")
   }
+
+  /// `-a` given an unpacked layout directory points at `--images-dir`.
+  @Test func anArtifactThatIsADirectoryPointsAtImagesDir() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-push-adir")
+    defer { scratch.remove() }
+    let result = try await KKBinary.run([
+      "artifact", "images", "push", "--registry", "127.0.0.1:5000", "-a", scratch.path,
+    ])
+    #expect(result.exitCode == 1, "\(result)")
+    #expect(
+      result.stderr.contains(
+        "-a \(scratch.path) is a directory, not an artifact file; for an OCI layout directory "
+          + "(kk artifact import's DIR/images) use --images-dir \(scratch.path)"), "\(result)")
+  }
 }

@@ -128,8 +128,7 @@ final class ArchiveEntrySource: ByteSource, @unchecked Sendable {
       guard trailer == MemberLengths.trailer(crc: crc, data: span.data) else {
         throw .corrupt(
           path: file.path, entry: entry.name,
-          detail: "the gzip member at offset \(span.offset) fails its crc32 check; "
-            + "the artifact is damaged, copy or export it again")
+          detail: "the gzip member at offset \(span.offset) fails its crc32 check")
       }
     }
     inflated?.deallocate()
@@ -172,8 +171,7 @@ final class ArchiveEntrySource: ByteSource, @unchecked Sendable {
       output.deallocate()
       throw .corrupt(
         path: file.path, entry: entry.name,
-        detail: "the gzip member at offset \(span.offset) does not inflate (\(result.rawValue)); "
-          + "the artifact is damaged, copy or export it again")
+        detail: "the gzip member at offset \(span.offset) does not inflate (\(result.rawValue))")
     }
     inflated = output
     return output

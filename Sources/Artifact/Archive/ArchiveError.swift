@@ -49,7 +49,8 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
         "\(path): archive is truncated inside entry '\(entry)'; the copy is incomplete, copy it again"
     case .corrupt(let path, let entry, let detail):
       let at = entry.map { " at entry '\($0)'" } ?? ""
-      return "\(path): archive is damaged\(at): \(detail); copy it again or re-export it"
+      let what = detail.isEmpty ? "its data does not read back (cut short or altered)" : detail
+      return "\(path): archive is damaged\(at): \(what); copy it again or re-export it"
     case .unsafePath(let path, let entry, let reason):
       return "\(path): refusing entry '\(entry)': \(reason)"
     case .forbiddenEntryType(let path, let entry, let type):

@@ -111,7 +111,14 @@ public struct ClusterRegistryConfig: Hashable, Sendable {
           + "kind: \(kind))", at: nil)
       return nil
     }
-    let cluster = nonEmpty.first { $0["kind"]?.string == kind } ?? nonEmpty[0]
+    let clusters = nonEmpty.filter { $0["kind"]?.string == kind }
+    let cluster = clusters.first ?? nonEmpty[0]
+    if clusters.count > 1 {
+      // Two files concatenated, or an old document left in: say which one counts.
+      reader.warning(
+        "the file holds \(clusters.count) kind: \(kind) documents; only the first (line "
+          + "\(cluster.mark.map { $0.line } ?? 1)) is used", at: clusters[1].mark)
+    }
     guard let top = reader.fields(cluster, path: "the document", known: []) else { return nil }
     reader.checkHeader(top, root: cluster, apiVersion: apiVersion, kind: kind) { found in
       found == "Manifest" ? "this is a manifest, not a cluster config" : nil
