@@ -156,5 +156,12 @@ struct KubeClientQuirksTests {
     try "- a\n- b\n".write(toFile: list, atomically: true, encoding: .utf8)
     let error = #expect(throws: KubeError.self) { _ = try Kubeconfig.load(paths: [list]) }
     #expect(error?.description.contains("it is not a YAML mapping") == true)
+    let twice = dir.path + "/twice"
+    try "users:\n- name: u\n  user: {token: a}\n  user: {token: b}\n".write(
+      toFile: twice, atomically: true, encoding: .utf8)
+    let duplicate = #expect(throws: KubeError.self) { _ = try Kubeconfig.load(paths: [twice]) }
+    #expect(
+      duplicate?.description.contains("the key 'user' appears twice in one mapping") == true,
+      "\(String(describing: duplicate))")
   }
 }

@@ -210,6 +210,10 @@ public struct Kubeconfig: Sendable {
         && lines[mark.line - 1].unicodeScalars.dropFirst(max(0, mark.column - 1)).first == "\t"
       return "line \(mark.line), column \(mark.column): \(problem)"
         + (tab ? " (YAML cannot be indented with tabs, use spaces)" : "")
+    case .duplicatedKeysInMapping(let duplicates, let context):
+      let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+      return "line \(context.mark.line), column \(context.mark.column): the key \(keys) "
+        + "appears twice in one mapping; keep one"
     default:
       return nil
     }
