@@ -12,21 +12,14 @@ struct KubeClientQuirksTests {
   let pool = TransferPool(
     threads: 1, options: TransportOptions(connectTimeout: 5, stallTimeout: 10))
 
-  func nodes(_ path: String) async throws -> [KubeNode] {
-    let connection = try KubeConnection.resolve(try Kubeconfig.load(paths: [path]))
-    return try await KubeClient(connection: connection, pool: pool).listNodes()
+  func nodes(_ path: String, context: String? = nil, environment: [String: String] = [:])
+    async throws -> [KubeNode]
+  {
+    try await listNodes(kubeconfig: path, context: context, environment: environment, pool: pool)
   }
 
   func kubeError(_ body: () async throws -> Void) async -> KubeError? {
-    do {
-      try await body()
-      return nil
-    } catch let error as KubeError {
-      return error
-    } catch {
-      Issue.record("unexpected \(error)")
-      return nil
-    }
+    await caughtKubeError(body)
   }
 
   /// A server that hands back the continue token it was asked with used to be paged for

@@ -14,21 +14,11 @@ struct KubeClientTests {
   func nodes(_ path: String, context: String? = nil, environment: [String: String] = [:])
     async throws -> [KubeNode]
   {
-    let config = try Kubeconfig.load(paths: [path])
-    let connection = try KubeConnection.resolve(config, context: context, environment: environment)
-    return try await KubeClient(connection: connection, pool: pool).listNodes()
+    try await listNodes(kubeconfig: path, context: context, environment: environment, pool: pool)
   }
 
   func kubeError(_ body: () async throws -> Void) async -> KubeError? {
-    do {
-      try await body()
-      return nil
-    } catch let error as KubeError {
-      return error
-    } catch {
-      Issue.record("unexpected \(error)")
-      return nil
-    }
+    await caughtKubeError(body)
   }
 
   @Test func clientCertificatesECFilesAndRSAData() async throws {

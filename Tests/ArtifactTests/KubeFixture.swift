@@ -1,6 +1,32 @@
 import Foundation
+import OCI
+import Testing
 
+@testable import Artifact
 @testable import TestSupport
+
+/// The nodes of the cluster a kubeconfig file names, read the way `kk create manifest` does.
+func listNodes(
+  kubeconfig path: String, context: String? = nil, environment: [String: String] = [:],
+  pool: TransferPool
+) async throws -> [KubeNode] {
+  let config = try Kubeconfig.load(paths: [path])
+  let connection = try KubeConnection.resolve(config, context: context, environment: environment)
+  return try await KubeClient(connection: connection, pool: pool).listNodes()
+}
+
+/// The `KubeError` `body` threw, nil when it threw none; any other error is a test failure.
+func caughtKubeError(_ body: () async throws -> Void) async -> KubeError? {
+  do {
+    try await body()
+    return nil
+  } catch let error as KubeError {
+    return error
+  } catch {
+    Issue.record("unexpected \(error)")
+    return nil
+  }
+}
 
 /// testdata/fixtures/kube-apiserver.py on a free port: HTTPS with the test CA, serving one
 /// of the node lists under testdata/kube/, with its PKI and request log in `scratch`.
