@@ -108,7 +108,9 @@ struct ArtifactPushCommand: AsyncParsableCommand {
       let printer =
         dryRun
         ? nil
-        : PushProgressPrinter(progress, tty: isatty(STDERR_FILENO) == 1, linesToStderr: json)
+        : PushProgressPrinter(
+          progress, tty: isatty(STDERR_FILENO) == 1, linesToStderr: json,
+          quietAfter: Double(min(15, max(1, target.stallTimeout / 2))))
       defer { printer?.stop() }
       let log: @Sendable (String) -> Void = { line in
         if let printer { printer.log(line) } else { print(line) }

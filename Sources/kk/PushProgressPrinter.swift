@@ -18,8 +18,12 @@ final class PushProgressPrinter: @unchecked Sendable {
   /// `log` lines go to stderr (stdout carries a JSON summary).
   private let linesToStderr: Bool
 
-  init(_ progress: PushProgress, tty: Bool, linesToStderr: Bool = false) {
+  /// Seconds without change before the line says so (15, or half a shorter stall timeout).
+  private let quietAfter: Double
+
+  init(_ progress: PushProgress, tty: Bool, linesToStderr: Bool = false, quietAfter: Double = 15) {
     self.progress = progress
+    self.quietAfter = quietAfter
     self.tty = tty
     self.linesToStderr = linesToStderr
     let timer = DispatchSource.makeTimerSource(queue: .global())
@@ -53,18 +57,19 @@ final class PushProgressPrinter: @unchecked Sendable {
   }
 
   /// `312.4 MiB / 750.3 MiB  61/115 blobs  280.1 MiB/s  ETA 2 s`, or nil before the
-  /// registry has said what it holds. After `idle` seconds (15 or more) without a byte or
-  /// a blob done, rate and ETA give way to `no progress for N s (waiting on the registry)`.
-  static func line(_ snapshot: PushProgress.Snapshot, seconds: Double, idle: Double = 0)
-    -> String?
-  {
+  /// registry has said what it holds. After `idle` seconds (`quietAfter` or more) without a
+  /// byte or a blob done, rate and ETA give way to `no progress for N s (waiting on the
+  /// registry)`.
+  static func line(
+    _ snapshot: PushProgress.Snapshot, seconds: Double, idle: Double = 0, quietAfter: Double = 15
+  ) -> String? {
     guard snapshot.started else { return nil }
     let total = snapshot.bytesToSend
     let sent = min(snapshot.bytesRead, total)
     let blobs = "\(min(snapshot.blobsDone, snapshot.blobsTotal))/\(snapshot.blobsTotal) blobs"
     guard total > 0 else { return "kk: push: nothing to upload, \(blobs)" }
     let head = "kk: push: \(Output.bytes(sent)) / \(Output.bytes(total))  \(blobs)  "
-    if idle >= 15 {
+    if idle >= quietAfter {
       return head + String(format: "no progress for %.0f s (waiting on the registry)", idle)
     }
     let rate = seconds > 0 ? Double(sent) / seconds : 0
@@ -82,7 +87,7 @@ final class PushProgressPrinter: @unchecked Sendable {
       guard timer != nil,
         let text = Self.line(
           snapshot, seconds: now.timeIntervalSince(started),
-          idle: now.timeIntervalSince(lastChange.at))
+          idle: now.timeIntervalSince(lastChange.at), quietAfter: quietAfter)
       else { return }
       if tty {
         write("\r\u{1B}[K" + text)

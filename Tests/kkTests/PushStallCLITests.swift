@@ -31,4 +31,30 @@ import Testing
       }
     }
   }
+
+  /// On a terminal, a push waiting on a registry that does not answer says so instead of a
+  /// falling rate and an ETA of 0 s (after half the stall timeout, at most 15 s).
+  @Test func theProgressLineSaysWhenNothingMoves() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-push-stall-tty")
+    defer { scratch.remove() }
+    let images = try await TestImages.generate(into: scratch.path + "/layout", images: 1)
+    try await withTestRegistry(.plain) { registry in
+      try await withScriptServer(
+        "faultproxy.py", ["--upstream", registry.host, "--stall-after", "100000"],
+        logDirectory: scratch.path
+      ) { proxy in
+        let typescript = scratch.path + "/typescript"
+        let command = [
+          "exec", KKBinary.path, "artifact", "images", "push", "--images-dir", images.layout,
+          "--registry", proxy.host, "--dest-tls-verify=false", "--stall-timeout", "6",
+        ].joined(separator: " ")
+        let result = try await ProcessRunner.run(
+          "/usr/bin/script", ["-qfec", command, typescript], timeout: .seconds(120))
+        #expect(result.exitCode == 1, "\(result)")
+        let text = try String(contentsOfFile: typescript, encoding: .utf8)
+        #expect(text.contains("no progress for 3 s (waiting on the registry)"), "\(text)")
+        #expect(text.contains("stopped answering"), "\(text)")
+      }
+    }
+  }
 }
