@@ -63,6 +63,37 @@ struct ImageCopyTests {
     }
   }
 
+  /// A layout-to-layout copy used to start only `parallel` blob copies and never the rest
+  /// (the slots freed by local copies were not refilled), yet reported success: with
+  /// `--parallel 1` one blob of ten arrived.
+  @Test("oci -> oci copies every blob whatever the parallelism; skopeo reads the copy")
+  func layoutToLayoutCopiesEveryBlob() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-copy-oci")
+    defer { scratch.remove() }
+    let images = try await TestImages.generate(into: scratch.path + "/gen", preset: .small)
+    let image = try #require(images.images.first)
+    for parallel in [1, 2] {
+      let destination = scratch.path + "/copy-\(parallel)"
+      let copier = ImageCopier(pool: TransferPool(threads: 1))
+      let copied = try await copier.copy(
+        from: .layout(path: images.layout, reference: image.ref),
+        to: .layout(path: destination, reference: "x"),
+        options: ImageCopyOptions(parallel: parallel))
+      #expect(copied.digest == image.digest)
+      let report = try await BlobStore.open(at: destination).verify()
+      #expect(report.errors.isEmpty, "\(report.errors)")
+      // Every layer of every platform is there (configs are checked by verify above).
+      let written = Set(
+        try FileManager.default.contentsOfDirectory(atPath: destination + "/blobs/sha256"))
+      let layers = Set(image.manifests.flatMap(\.layers).map(\.encoded))
+      #expect(layers.isSubset(of: written), "missing: \(layers.subtracting(written))")
+      // skopeo reads every blob of the copy.
+      _ = try await ProcessRunner.checked(
+        "skopeo",
+        ["copy", "--all", "oci:\(destination):x", "oci:\(scratch.path)/back-\(parallel):x"])
+    }
+  }
+
   @Test("registry to another registry: blobs staged, verified, uploaded, and the staging emptied")
   func registryToRegistry() async throws {
     let scratch = try TemporaryDirectory(prefix: "kk-copytest")

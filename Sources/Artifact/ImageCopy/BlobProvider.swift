@@ -112,7 +112,9 @@ final class BlobProvider: Sendable {
     /// A registry blob's bytes are all in its writer: the transfer slot is free, the commit
     /// (fdatasync, rename) still to do.
     case fetched(BlobWriter, Descriptor)
-    /// A blob is stored.
+    /// A layout blob is copied and stored: its transfer slot is free.
+    case copied
+    /// A fetched blob's commit is done (its slot was freed when it was fetched).
     case stored
   }
 
@@ -139,18 +141,22 @@ final class BlobProvider: Sendable {
               try store.ingest(
                 file: sourceStore.path(for: blob.digest), expecting: blob.digest, size: blob.size,
                 batch: batch)
-              return .stored
+              return .copied
             }
             return .fetched(try await self.download(blob, into: store), blob)
           }
         }
         for _ in 0..<parallel { next() }
         while let step = try await group.next() {
-          guard case .fetched(let writer, let blob) = step else { continue }
-          next()
-          group.addTask {
-            try await self.commit(writer, blob, batch: batch)
-            return .stored
+          switch step {
+          case .copied: next()
+          case .stored: continue
+          case .fetched(let writer, let blob):
+            next()
+            group.addTask {
+              try await self.commit(writer, blob, batch: batch)
+              return .stored
+            }
           }
         }
       }
