@@ -31,6 +31,11 @@ extension BlobStore {
   /// keeping the bytes of small JSON blobs.
   public func snapshot(threads: Int = 2) throws(BlobstoreError) -> LayoutSnapshot {
     var snapshot = LayoutSnapshot(source: root)
+    // A link inside the layout is not followed (it could point anywhere): named, not
+    // reported as a missing file.
+    for path in [layoutPath, indexPath] where FileIO.isSymbolicLink(path) {
+      throw .symbolicLink(path: path)
+    }
     snapshot.ociLayout = try? FileIO.readFile(layoutPath, limit: 64 * 1024)
     if FileIO.fileInfo(indexPath) != nil {
       snapshot.indexJSON = try FileIO.readFile(
@@ -45,6 +50,9 @@ extension BlobStore {
       }
       for name in FileIO.list(directory).sorted() {
         let relative = "blobs/\(algorithm)/\(name)"
+        if FileIO.isSymbolicLink(root + "/" + relative) {
+          throw .symbolicLink(path: root + "/" + relative)
+        }
         guard case .blob(let digest) = LayoutSnapshot.classify(path: relative),
           let info = FileIO.fileInfo(root + "/" + relative)
         else {

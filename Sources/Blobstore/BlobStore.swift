@@ -59,6 +59,7 @@ public struct BlobStore: Sendable {
     try FileIO.makeDirectory(path + "/blobs")
     try FileIO.makeDirectory(path + "/blobs/sha256")
     try FileIO.makeDirectory(store.ingestDirectory)
+    try store.refuseLinkedDirectories()
     if FileIO.fileInfo(store.layoutPath) == nil {
       try FileIO.writeAtomically(
         Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: store.layoutPath, directory: path)
@@ -89,7 +90,20 @@ public struct BlobStore: Sendable {
     guard LayoutFile.isSupported(bytes) else {
       throw .notALayout(path: path, reason: "oci-layout is not {\"imageLayoutVersion\":\"1.0.0\"}")
     }
+    try store.refuseLinkedDirectories()
     return store
+  }
+
+  /// A layout whose `blobs`, `blobs/sha256` or `.ingest` is a symbolic link would have kk
+  /// read and write outside the directory it was given: refused, naming the link. (The
+  /// layout's own directory may be a link: that is where the user pointed.)
+  private func refuseLinkedDirectories() throws(BlobstoreError) {
+    for name in ["blobs", "blobs/sha256", ".ingest"] where FileIO.isSymbolicLink(root + "/" + name) {
+      throw .notALayout(
+        path: root,
+        reason: "\(name) is a symbolic link; kk reads and writes only inside the layout: "
+          + "replace the link with the directory it points to")
+    }
   }
 
   /// The file a blob is (or would be) stored in.
@@ -110,13 +124,19 @@ public struct BlobStore: Sendable {
 
   /// Opens a blob for streaming.
   public func open(_ digest: Digest) throws(BlobstoreError) -> BlobReader {
-    guard contains(digest) else { throw .blobNotFound(digest, root: root) }
+    guard contains(digest) else {
+      if FileIO.isSymbolicLink(path(for: digest)) { throw .symbolicLink(path: path(for: digest)) }
+      throw .blobNotFound(digest, root: root)
+    }
     return try BlobReader(digest: digest, path: path(for: digest))
   }
 
   /// Reads a small blob (manifest, index, config) whole.
   public func readJSON(_ digest: Digest) throws(BlobstoreError) -> [UInt8] {
-    guard let size = size(of: digest) else { throw .blobNotFound(digest, root: root) }
+    guard let size = size(of: digest) else {
+      if FileIO.isSymbolicLink(path(for: digest)) { throw .symbolicLink(path: path(for: digest)) }
+      throw .blobNotFound(digest, root: root)
+    }
     guard size <= Self.jsonLimit else { throw .tooLarge(digest, size: size, limit: Self.jsonLimit) }
     return try FileIO.readFile(path(for: digest), limit: Self.jsonLimit)
   }
@@ -201,14 +221,14 @@ public struct BlobStore: Sendable {
     file source: String, expecting digest: Digest?, size: Int64? = nil,
     mode: FileIngestMode = .copy, batch: BlobBatch? = nil
   ) throws(BlobstoreError) -> StoredBlob {
-    guard let info = FileIO.fileInfo(source) else {
+    guard let info = FileIO.fileInfo(source, followLinks: true) else {
       throw .io(path: source, operation: "stat", errno: ENOENT)
     }
     if let digest, digest.algorithm != .sha256 { throw .unsupportedAlgorithm(digest) }
     if let size, size != info.size, let digest {
       let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ioBufferSize, alignment: 16)
       defer { buffer.deallocate() }
-      let (actual, count) = try hashFile(source, buffer: buffer)
+      let (actual, count) = try hashFile(source, buffer: buffer, followLinks: true)
       throw .digestMismatch(expected: digest, actual: actual, expectedSize: size, actualSize: count)
     }
     if let digest, self.size(of: digest) == info.size {
@@ -219,7 +239,7 @@ public struct BlobStore: Sendable {
     }
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ioBufferSize, alignment: 16)
     defer { buffer.deallocate() }
-    let (actual, count) = try hashFile(source, buffer: buffer)
+    let (actual, count) = try hashFile(source, buffer: buffer, followLinks: true)
     if let digest, actual != digest || count != info.size {
       throw .digestMismatch(
         expected: digest, actual: actual, expectedSize: size ?? info.size, actualSize: count)
@@ -236,7 +256,7 @@ public struct BlobStore: Sendable {
     if self.size(of: digest) == size { return StoredBlob(digest: digest, size: size) }
     let writer = try writer(expecting: digest, size: size)
     let fd: Int32
-    do throws(BlobstoreError) { fd = try FileIO.openRead(source) } catch {
+    do throws(BlobstoreError) { fd = try FileIO.openRead(source, followLinks: true) } catch {
       writer.cancel()
       throw error
     }

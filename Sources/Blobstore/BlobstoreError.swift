@@ -16,6 +16,8 @@ public enum BlobstoreError: Error, Sendable, CustomStringConvertible {
   case unsupportedAlgorithm(Digest)
   /// The blob is not in the layout.
   case blobNotFound(Digest, root: String)
+  /// A file or directory of the layout is a symbolic link, which kk does not follow.
+  case symbolicLink(path: String)
   /// A writer was used after `commit()` or `cancel()`.
   case writerClosed(Digest)
   /// `index.json` (or a blob that should be JSON) does not parse.
@@ -31,6 +33,9 @@ public enum BlobstoreError: Error, Sendable, CustomStringConvertible {
     case .notALayout(let path, let reason):
       return
         "\(path) is not an OCI image layout: \(reason); give a directory holding oci-layout, index.json and blobs/sha256 (or an archive of one)"
+    case .symbolicLink(let path):
+      return "\(path) is a symbolic link; kk does not follow links inside a layout (they "
+        + "could point anywhere): replace it with the file it points to"
     case .io(let path, let operation, let errno):
       return "\(operation) \(path) failed: \(Self.errnoText(errno)) (errno \(errno))"
     case .digestMismatch(let expected, let actual, let expectedSize, let actualSize):

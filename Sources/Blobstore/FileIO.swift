@@ -18,9 +18,19 @@ let ioBufferSize = 1 << 20
 /// Blobstore needs exact control over fsync, rename and O_EXCL semantics, which Foundation's
 /// file APIs hide, so it speaks POSIX directly. Errors carry the path and errno.
 enum FileIO {
-  static func openRead(_ path: String) throws(BlobstoreError) -> Int32 {
-    let fd = retryEINTR { open(path, O_RDONLY | O_CLOEXEC) }
-    guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
+  /// Opens for reading. A layout's own files are opened with `followLinks` off: a symbolic
+  /// link inside a layout (a blob, `index.json`) could point anywhere, and kk reads and
+  /// writes only what is inside the directory it was given. Files from outside a layout
+  /// (what `ingest(file:)` stores) may be links.
+  static func openRead(_ path: String, followLinks: Bool = false) throws(BlobstoreError) -> Int32
+  {
+    let flags = O_RDONLY | O_CLOEXEC | (followLinks ? 0 : O_NOFOLLOW)
+    let fd = retryEINTR { open(path, flags) }
+    guard fd >= 0 else {
+      let code = errno
+      if code == ELOOP, !followLinks { throw .symbolicLink(path: path) }
+      throw .io(path: path, operation: "open", errno: code)
+    }
     return fd
   }
 
@@ -124,10 +134,19 @@ enum FileIO {
   }
 
   /// Size and modification time, or nil when the path does not name a regular file.
-  static func fileInfo(_ path: String) -> (size: Int64, mtime: Int)? {
+  /// Size and mtime of a regular file; nil for anything else. Without `followLinks` a
+  /// symbolic link is not a regular file (see ``openRead(_:followLinks:)``).
+  static func fileInfo(_ path: String, followLinks: Bool = false) -> (size: Int64, mtime: Int)? {
     var info = statBuffer()
-    guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+    let found = followLinks ? stat(path, &info) : lstat(path, &info)
+    guard found == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
     return (Int64(info.st_size), info.st_mtim.tv_sec)
+  }
+
+  /// Whether `path` itself is a symbolic link.
+  static func isSymbolicLink(_ path: String) -> Bool {
+    var info = statBuffer()
+    return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
   }
 
   static func isDirectory(_ path: String) -> Bool {
@@ -214,10 +233,10 @@ enum FileIO {
 }
 
 /// Hashes a whole file with 1 MiB reads. Returns the digest and the number of bytes hashed.
-func hashFile(_ path: String, buffer: UnsafeMutableRawBufferPointer) throws(BlobstoreError) -> (
-  Digest, Int64
-) {
-  let fd = try FileIO.openRead(path)
+func hashFile(
+  _ path: String, buffer: UnsafeMutableRawBufferPointer, followLinks: Bool = false
+) throws(BlobstoreError) -> (Digest, Int64) {
+  let fd = try FileIO.openRead(path, followLinks: followLinks)
   defer { close(fd) }
   let hasher = SHA256Hasher()
   while true {

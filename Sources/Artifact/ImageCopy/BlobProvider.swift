@@ -138,6 +138,8 @@ final class BlobProvider: Sendable {
           guard let blob = pending.popFirst() else { return }
           group.addTask {
             if let sourceStore = self.sourceStore {
+              // Opened once through the store, which refuses a blob that is a link.
+              try sourceStore.open(blob.digest).close()
               try store.ingest(
                 file: sourceStore.path(for: blob.digest), expecting: blob.digest, size: blob.size,
                 batch: batch)
