@@ -98,7 +98,8 @@ public struct BlobStore: Sendable {
   /// read and write outside the directory it was given: refused, naming the link. (The
   /// layout's own directory may be a link: that is where the user pointed.)
   private func refuseLinkedDirectories() throws(BlobstoreError) {
-    for name in ["blobs", "blobs/sha256", ".ingest"] where FileIO.isSymbolicLink(root + "/" + name) {
+    for name in ["blobs", "blobs/sha256", ".ingest"] where FileIO.isSymbolicLink(root + "/" + name)
+    {
       throw .notALayout(
         path: root,
         reason: "\(name) is a symbolic link; kk reads and writes only inside the layout: "

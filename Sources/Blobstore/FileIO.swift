@@ -22,8 +22,7 @@ enum FileIO {
   /// link inside a layout (a blob, `index.json`) could point anywhere, and kk reads and
   /// writes only what is inside the directory it was given. Files from outside a layout
   /// (what `ingest(file:)` stores) may be links.
-  static func openRead(_ path: String, followLinks: Bool = false) throws(BlobstoreError) -> Int32
-  {
+  static func openRead(_ path: String, followLinks: Bool = false) throws(BlobstoreError) -> Int32 {
     let flags = O_RDONLY | O_CLOEXEC | (followLinks ? 0 : O_NOFOLLOW)
     let fd = retryEINTR { open(path, flags) }
     guard fd >= 0 else {

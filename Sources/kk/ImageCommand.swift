@@ -25,14 +25,31 @@ struct RegistryAccessFlags {
     return options
   }
 
+  /// `--src-creds` for side `src`, `--creds` for a command with one side (`""`).
+  static func flag(_ name: String, side: String) -> String {
+    side.isEmpty ? "--\(name)" : "--\(side)-\(name)"
+  }
+
+  /// The `--*-creds` value's form: a usage error (64) when it has no `:`.
+  static func checkCreds(_ creds: String?, side: String) throws {
+    if let creds, RegistryCredentials(parsing: creds) == nil {
+      throw ValidationError("\(flag("creds", side: side)) takes USER:PASSWORD")
+    }
+  }
+
   /// Lays the flags over `options` (which may come from a config's auth entry): the flags win.
+  /// A TLS failure then names this command's flags for that side.
   func apply(to options: inout RegistryOptions, side: String) throws {
+    options.tlsAdvice =
+      "pass its CA with \(Self.flag("cert-dir", side: side)) DIR (a directory with ca.crt), or "
+      + "\(Self.flag("tls-verify", side: side))=false if you trust the network or it speaks "
+      + "plain HTTP"
     if let creds {
       guard let parsed = RegistryCredentials(parsing: creds) else {
-        throw ValidationError("--\(side)-creds takes USER:PASSWORD")
+        throw ValidationError("\(Self.flag("creds", side: side)) takes USER:PASSWORD")
       }
       options.credentials = parsed
-      options.credentialsSource = "--\(side)-creds"
+      options.credentialsSource = Self.flag("creds", side: side)
     }
     if !tlsVerify {
       options.tls.verify = false
@@ -82,6 +99,21 @@ struct ImageCopyCommand: AsyncParsableCommand {
   func validate() throws {
     if all && !platform.isEmpty { throw ValidationError("--all and --platform exclude each other") }
     if parallel < 1 { throw ValidationError("--parallel must be at least 1") }
+    for (name, value) in [("source", source), ("destination", destination)] {
+      do { _ = try ImageLocation(parsing: value) } catch {
+        throw ValidationError("\(name) \(error)")
+      }
+    }
+    for value in platform {
+      let parts = value.split(separator: "/", omittingEmptySubsequences: false)
+      guard (2...3).contains(parts.count), parts.allSatisfy({ !$0.isEmpty }),
+        (try? Platform(parsing: value)) != nil
+      else {
+        throw ValidationError("--platform '\(value)' is not os/arch[/variant], e.g. linux/arm64")
+      }
+    }
+    try RegistryAccessFlags.checkCreds(srcCreds, side: "src")
+    try RegistryAccessFlags.checkCreds(destCreds, side: "dest")
   }
 
   func run() async throws {
@@ -128,6 +160,11 @@ struct ImageInspectCommand: AsyncParsableCommand {
   var tlsVerify = true
   @Option(name: .customLong("cert-dir"), help: "Directory with ca.crt (and client.cert/.key).")
   var certDir: String?
+
+  func validate() throws {
+    do { _ = try ImageLocation(parsing: image) } catch { throw ValidationError("\(error)") }
+    try RegistryAccessFlags.checkCreds(creds, side: "")
+  }
 
   func run() async throws {
     try await reportingFailures {

@@ -94,6 +94,33 @@ struct ImageCopyTests {
     }
   }
 
+  /// A corrupt blob in a source layout is named with its file and the way to check the
+  /// layout (not "fetch the blob again"), and the destination layout the copy would have
+  /// created is not left behind half-written.
+  @Test("a corrupt blob in a source layout is named; the new destination is removed")
+  func corruptLayoutBlobIsNamedAndNothingIsLeft() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-copy-bad")
+    defer { scratch.remove() }
+    let images = try await TestImages.generate(into: scratch.path + "/gen", preset: .small)
+    let image = try #require(images.images.first)
+    let layer = try #require(image.manifests.first?.layers.first)
+    let file = images.layout + "/blobs/sha256/" + layer.encoded
+    let handle = try #require(FileHandle(forUpdatingAtPath: file))
+    try handle.seek(toOffset: 10)
+    try handle.write(contentsOf: Data([0x42]))
+    try handle.close()
+    let destination = scratch.path + "/copy"
+    let copier = ImageCopier(pool: TransferPool(threads: 1))
+    let error = await #expect(throws: ImageCopyError.self) {
+      _ = try await copier.copy(
+        from: .layout(path: images.layout, reference: image.ref),
+        to: .layout(path: destination, reference: "x"), options: ImageCopyOptions(parallel: 2))
+    }
+    #expect(error?.description.contains("blob \(layer) in \(file) is corrupt") == true)
+    #expect(error?.description.contains("run kk artifact verify -a \(images.layout)") == true)
+    #expect(!FileManager.default.fileExists(atPath: destination))
+  }
+
   @Test("registry to another registry: blobs staged, verified, uploaded, and the staging emptied")
   func registryToRegistry() async throws {
     let scratch = try TemporaryDirectory(prefix: "kk-copytest")
@@ -172,7 +199,10 @@ struct ImageCopyTests {
       bytes[bytes.count / 2] ^= 0x10
       try Data(bytes).write(to: URL(fileURLWithPath: data))
 
+      // A layout that existed before the copy: kept, with nothing of the failed copy in it
+      // (a layout the copy creates is removed; see corruptLayoutBlobIsNamedAndNothingIsLeft).
       let layout = scratch.path + "/layout"
+      _ = try BlobStore.create(at: layout)
       let copier = ImageCopier(pool: TransferPool(threads: 2))
       let options = ImageCopyOptions(source: RegistryOptions(scheme: .http), parallel: 2)
       let source = ImageLocation.registry(try Reference(parsing: "\(registry.host)/\(image.ref)"))

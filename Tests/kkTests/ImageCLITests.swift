@@ -55,7 +55,14 @@ struct ImageCLITests {
       ])
       #expect(noCA.exitCode == 1)
       #expect(noCA.stderr.contains("did not verify"))
-      #expect(noCA.stderr.contains("cert-dir"))
+      // The failing side is the source: its flags, not the destination's or a config's.
+      #expect(
+        noCA.stderr.contains(
+          "pass its CA with --src-cert-dir DIR (a directory with ca.crt), or "
+            + "--src-tls-verify=false"), "\(noCA.stderr)")
+      #expect(!noCA.stderr.contains("--dest-") && !noCA.stderr.contains("certsPath"))
+      let inspectNoCA = try await KKBinary.run(["image", "inspect", source, "--creds", creds])
+      #expect(inspectNoCA.stderr.contains("pass its CA with --cert-dir DIR"), "\(inspectNoCA)")
 
       let wrong = try await KKBinary.run([
         "image", "copy", source, "oci:\(scratch.path)/other:x", "--src-creds", "kk:wrong",
@@ -76,6 +83,19 @@ struct ImageCLITests {
         "image", "copy", "--all", "--platform", "linux/amd64", source, "oci:\(layout):y",
       ])
       #expect(usage.exitCode == 64)
+      // Malformed values are usage errors too, each naming the flag or argument.
+      for (arguments, needle) in [
+        (["image", "copy", "--platform", "linux", source, "oci:x:y"], "--platform 'linux'"),
+        (["image", "copy", "--platform", "amd64", source, "oci:x:y"], "--platform 'amd64'"),
+        (["image", "copy", "--src-creds", "nocolon", source, "oci:x:y"], "--src-creds takes"),
+        (["image", "copy", "docker-archive:x.tar", "oci:x:y"], "source "),
+        (["image", "inspect", source, "--creds", "nocolon"], "--creds takes USER:PASSWORD"),
+      ] {
+        let result = try await KKBinary.run(arguments)
+        #expect(result.exitCode == 64, "\(arguments): \(result)")
+        #expect(result.stderr.hasPrefix("kk: error: "), "\(result.stderr)")
+        #expect(result.stderr.contains(needle), "\(arguments): \(result.stderr)")
+      }
     }
   }
 }

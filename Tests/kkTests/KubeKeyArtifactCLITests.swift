@@ -36,4 +36,35 @@ import Testing
       #expect(!FileManager.default.fileExists(atPath: imported))
     }
   }
+
+  /// `tar czf x.tgz lay-oci` (the layout in a directory, not at the root) is the likeliest
+  /// mistake with a hand-made archive: every reader says where the layout is and how to
+  /// re-create the archive, instead of "no index.json".
+  @Test func everyReaderNamesALayoutInADirectory() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-nested-layout")
+    defer { scratch.remove() }
+    _ = try await TestImages.generate(into: scratch.path + "/tree/lay-oci", images: 1)
+    let gzip = scratch.path + "/layout.tgz"
+    let plain = scratch.path + "/layout.tar"
+    try await ProcessRunner.checked("tar", ["czf", gzip, "-C", scratch.path + "/tree", "lay-oci"])
+    try await ProcessRunner.checked("tar", ["cf", plain, "-C", scratch.path + "/tree", "lay-oci"])
+    for (archive, flags) in [(gzip, "-czf"), (plain, "-cf")] {
+      let imported = scratch.path + "/imported"
+      for arguments in [
+        ["artifact", "images", "push", "-a", archive, "--registry", "127.0.0.1:1"],
+        ["artifact", "verify", "-a", archive],
+        ["artifact", "inspect", "-a", archive],
+        ["artifact", "import", "-a", archive, "--dir", imported],
+      ] {
+        let result = try await KKBinary.run(arguments)
+        #expect(result.exitCode == 1, "\(result)")
+        #expect(
+          result.stderr.contains(
+            "\(archive) holds its OCI layout under 'lay-oci/', not at the archive's root where "
+              + "kk reads it: re-create it with `tar -C lay-oci \(flags) \(archive) .`"),
+          "\(arguments[1]): \(result.stderr)")
+      }
+      #expect(!FileManager.default.fileExists(atPath: imported))
+    }
+  }
 }

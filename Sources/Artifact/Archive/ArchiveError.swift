@@ -34,6 +34,8 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
   /// A tarball of Go KubeKey 3.x's work dir (its images an OCI layout under `images/`), not
   /// an artifact kk wrote: said as such, since "no index.json" would not tell the user why.
   case kubekeyWorkDir(path: String)
+  /// The archive holds an OCI layout in a directory instead of at its root.
+  case nestedLayout(path: String, directory: String)
 
   public var description: String {
     switch self {
@@ -71,6 +73,14 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
       return "\(path): compression failed: \(detail)"
     case .misuse(let detail):
       return "archive API misuse: \(detail)"
+    case .nestedLayout(let path, let directory):
+      let lower = path.lowercased()
+      let flags =
+        lower.hasSuffix(".gz") || lower.hasSuffix(".tgz")
+        ? "-czf" : lower.hasSuffix(".zst") ? "--zstd -cf" : "-cf"
+      return
+        "\(path) holds its OCI layout under '\(directory)/', not at the archive's root where kk "
+        + "reads it: re-create it with `tar -C \(directory) \(flags) \(path) .`"
     case .kubekeyWorkDir(let path):
       return
         "\(path) looks like an artifact of Go KubeKey 3.x (a tarball of its work dir, images under "

@@ -20,10 +20,21 @@ enum EntryName {
     return .success(parts.joined(separator: "/"))
   }
 
-  /// True for the names that give away a tarball of Go KubeKey 3.x's work dir: its images
-  /// are one OCI layout under `images/` (a kk artifact has its layout at the root).
-  static func isKubeKeyWorkDirLayout(_ name: String) -> Bool {
-    name == "images/index.json" || name == "images/oci-layout"
+  /// The directory of a layout that is not at the archive's root: `lay-oci` for
+  /// `lay-oci/index.json` (`tar czf x.tgz lay-oci` instead of `tar -C lay-oci`), `images`
+  /// for a tarball of Go KubeKey 3.x's work dir. nil for any other name.
+  static func nestedLayoutDirectory(_ name: String) -> String? {
+    for leaf in ["/index.json", "/oci-layout"] where name.hasSuffix(leaf) {
+      let directory = String(name.dropLast(leaf.count))
+      if !directory.isEmpty && !directory.hasPrefix("blobs/") { return directory }
+    }
+    return nil
+  }
+
+  /// What to say of an archive with no layout at its root but one in `directory`.
+  static func misplacedLayout(path: String, directory: String) -> ArchiveError {
+    directory == "images"
+      ? .kubekeyWorkDir(path: path) : .nestedLayout(path: path, directory: directory)
   }
 
   struct Refusal: Error {

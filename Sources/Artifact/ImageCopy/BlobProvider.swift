@@ -140,9 +140,18 @@ final class BlobProvider: Sendable {
             if let sourceStore = self.sourceStore {
               // Opened once through the store, which refuses a blob that is a link.
               try sourceStore.open(blob.digest).close()
-              try store.ingest(
-                file: sourceStore.path(for: blob.digest), expecting: blob.digest, size: blob.size,
-                batch: batch)
+              let file = sourceStore.path(for: blob.digest)
+              do {
+                try store.ingest(
+                  file: file, expecting: blob.digest, size: blob.size, batch: batch)
+              } catch BlobstoreError.digestMismatch(_, let actual, _, let actualSize) {
+                // The source layout's own file is bad: not something to fetch again.
+                throw ImageCopyError.layout(
+                  "blob \(blob.digest) in \(file) is corrupt (its \(actualSize) bytes hash to "
+                    + "\(actual)); nothing was copied into the destination for it: run kk "
+                    + "artifact verify -a \(sourceStore.root), and copy the layout again from "
+                    + "where it came from")
+              }
               return .copied
             }
             return .fetched(try await self.download(blob, into: store), blob)

@@ -141,11 +141,16 @@ public struct ImageCopier: Sendable {
       }
     case .layout(let path, let name):
       var store: BlobStore
+      // A layout this copy creates is removed again if the copy fails: a new directory
+      // holding an empty index and a few stray blobs would look like a copy that happened.
+      let created = !FileManager.default.fileExists(atPath: path)
       do {
         store = try BlobStore.create(at: path)
       } catch {
         throw .layout(error.description)
       }
+      var succeeded = false
+      defer { if created && !succeeded { try? FileManager.default.removeItem(atPath: path) } }
       // A copy writes hundreds of MB it will not read back: keep the page cache out of it.
       store.pageCache = .dropWhenWritten
       // Every blob and manifest is fdatasynced and renamed; the directory is synced once,
@@ -176,6 +181,7 @@ public struct ImageCopier: Sendable {
         // it is renamed into place.
         try store.putImage(
           entry, reference: name ?? Self.defaultName(for: source), syncing: batch)
+        succeeded = true
       } catch {
         throw .layout("\(error)")
       }

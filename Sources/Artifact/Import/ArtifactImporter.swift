@@ -228,8 +228,8 @@ public enum ArtifactImporter {
     }
     if let failure { throw failure }
     guard let layout else {
-      if ignored.contains(where: EntryName.isKubeKeyWorkDirLayout) {
-        throw .archive(.kubekeyWorkDir(path: archive))
+      if let nested = ignored.lazy.compactMap(EntryName.nestedLayoutDirectory).first {
+        throw .archive(EntryName.misplacedLayout(path: archive, directory: nested))
       }
       throw .notAnArtifact(path: archive, reason: "it has no oci-layout entry")
     }

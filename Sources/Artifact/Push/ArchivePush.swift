@@ -48,12 +48,12 @@ extension ImagePusher {
     var corrupt: [Digest: PushError] = [:]
     var pending: Set<Digest> = []
     var waitingFor: Set<Digest>?
-    var kubekeyWorkDir = false
+    var nested: String?
     let background = BackgroundWork()
     do {
       while let entry = try reader.next() {
         if pusher == nil {
-          kubekeyWorkDir = kubekeyWorkDir || EntryName.isKubeKeyWorkDirLayout(entry.name)
+          nested = nested ?? EntryName.nestedLayoutDirectory(entry.name)
           if entry.name == "index.json" {
             indexJSON = try entry.readAll(limit: smallEntryLimit * 4)
           } else if let digest = blobDigest(entry.name) {
@@ -129,7 +129,7 @@ extension ImagePusher {
       await background.wait()
       guard let pusher else {
         guard let indexJSON else {
-          if kubekeyWorkDir { throw ArchiveError.kubekeyWorkDir(path: path) }
+          if let nested { throw EntryName.misplacedLayout(path: path, directory: nested) }
           throw PushError.source("\(path) has no index.json: it is not a kk artifact")
         }
         let frozen = small

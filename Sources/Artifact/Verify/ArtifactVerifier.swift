@@ -44,7 +44,7 @@ public enum ArtifactVerifier {
     -> LayoutSnapshot
   {
     var strays: [String] = []
-    var kubekeyWorkDir = false
+    var nested: String?
     // Without hashing (inspect) a blob too large to be a manifest is only counted: unread.
     var unread: [(String, BlobFacts)] = []
     let result = try ArchiveScanner.scan(path: path, workers: workers) {
@@ -59,12 +59,12 @@ public enum ArtifactVerifier {
         strays.append(name)
         return nil
       case .other:
-        kubekeyWorkDir = kubekeyWorkDir || EntryName.isKubeKeyWorkDirLayout(name)
+        nested = nested ?? EntryName.nestedLayoutDirectory(name)
         return nil
       }
     }
-    if kubekeyWorkDir && !result.entries.contains(where: { $0.name == "index.json" }) {
-      throw .kubekeyWorkDir(path: path)
+    if let nested, !result.entries.contains(where: { $0.name == "index.json" }) {
+      throw EntryName.misplacedLayout(path: path, directory: nested)
     }
     var snapshot = LayoutSnapshot(source: path, strayFiles: strays)
     for entry in result.entries {

@@ -169,8 +169,9 @@ public final class RegistryClient: Sendable {
         return try await pool.send(request)
       } catch let error as TransportError {
         switch error.kind {
-        case .tlsVerification: throw .tlsVerification(host: host, detail: error.message)
-        case .tls: throw .tls(host: host, detail: error.message)
+        case .tlsVerification:
+          throw .tlsVerification(host: host, detail: error.message, advice: options.tlsAdvice)
+        case .tls: throw .tls(host: host, detail: error.message, advice: options.tlsAdvice)
         case .connection:
           if retries, attempt < options.retry.attempts {
             try await pause(options.retry.delay(afterAttempt: attempt, retryAfter: nil))

@@ -35,10 +35,11 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
   case digestRefused(host: String, repository: String, digest: Digest)
   /// Bytes received were not the size the descriptor promised.
   case sizeMismatch(what: String, expected: Int64, actual: Int64)
-  /// The server certificate did not verify.
-  case tlsVerification(host: String, detail: String)
+  /// The server certificate did not verify. `advice`: what to change, in the command's
+  /// own terms (``RegistryOptions/tlsAdvice``).
+  case tlsVerification(host: String, detail: String, advice: String? = nil)
   /// Another TLS failure: handshake, client certificate, HTTP spoken to an HTTPS port.
-  case tls(host: String, detail: String)
+  case tls(host: String, detail: String, advice: String? = nil)
   /// The network failed and retries did not help.
   case connection(host: String, detail: String, attempts: Int)
   /// Nothing moved for the stall timeout (or the connection did not open in time), twice:
@@ -89,11 +90,15 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case .sizeMismatch(let what, let expected, let actual):
       return
         "size mismatch for \(what): expected \(expected) bytes, got \(actual); nothing was kept"
-    case .tlsVerification(let host, let detail):
+    case .tlsVerification(let host, let detail, let advice?):
+      return "TLS: the certificate of \(host) did not verify (\(detail)); \(advice)"
+    case .tls(let host, let detail, let advice?):
+      return "TLS with \(host) failed (\(detail)); \(advice), and check the client certificate"
+    case .tlsVerification(let host, let detail, nil):
       return "TLS: the certificate of \(host) did not verify (\(detail)); pass its CA with "
         + "--src-cert-dir/--dest-cert-dir or certsPath (a directory with ca.crt), or "
         + "--dest-tls-verify=false / skipTLSVerify: true if you trust the network"
-    case .tls(let host, let detail):
+    case .tls(let host, let detail, nil):
       return
         "TLS with \(host) failed (\(detail)); if the registry speaks plain HTTP set plainHTTP: true "
         + "or --dest-tls-verify=false, and check the client certificate in certsPath"

@@ -95,6 +95,9 @@ public struct RegistryOptions: Sendable {
   public var tls: TLSOptions
   public var scheme: Scheme
   public var retry: RetryPolicy
+  /// What a TLS failure should tell the user to change, in the words of the command that
+  /// was run (its flags for this side, or the config fields); nil for a generic hint.
+  public var tlsAdvice: String?
   /// Blobs at least this large are uploaded in PATCH chunks instead of one PUT.
   public var chunkedUploadThreshold: Int64
   /// Size of each PATCH chunk (raised to the registry's `OCI-Chunk-Min-Length`).
