@@ -83,7 +83,7 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       throw ValidationError("--no-cache and --cache-dir exclude each other")
     }
     do {
-      try ArtifactPacker.checkOutput(output, force: true)
+      try ExportOutput.check(output, force: true)
     } catch {
       throw ValidationError("\(error)")
     }
@@ -108,6 +108,9 @@ struct ArtifactExportCommand: AsyncParsableCommand {
         print(try catalog.plan(parsed.manifest, locator: locator).dryRunText(), terminator: "")
         return
       }
+      // Claimed (checked, OUT.partial locked) before anything else: a second export to the
+      // same -o stops here, and only an export holding the lock may delete OUT.partial.
+      let target = try ExportOutput(output, force: force)
       var temporary: String?
       let directory: String
       if noCache {
@@ -135,7 +138,7 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       let progress = ExportProgressPrinter(tty: isatty(STDERR_FILENO) == 1)
       let summary: ExportSummary
       do {
-        summary = try await exporter.export(to: output) { event in progress.handle(event) }
+        summary = try await exporter.export(to: output, claimed: target) { event in progress.handle(event) }
       } catch {
         // The interrupt handler pulled the cache out from under the export: the error is
         // its echo, and the process is about to die by the signal (exit 128+N).
