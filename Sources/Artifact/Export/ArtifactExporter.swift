@@ -258,7 +258,8 @@ public struct ArtifactExporter: Sendable {
   ) async throws(ExportError) -> [Resolution] {
     let resolver = ImageResolver(
       store: cache.store, platforms: platforms,
-      skipMissingPlatforms: options.skipMissingPlatforms, batch: batch)
+      skipMissingPlatforms: options.skipMissingPlatforms, batch: batch,
+      warn: { events(.warning($0)) })
     // Every image is resolved even when one fails, so the error reported is the first one in
     // manifest order (the same run gives the same message), with a count of the others.
     var done: Int64 = 0
