@@ -135,8 +135,7 @@ public final class ExportOutput: @unchecked Sendable {
       && held.st_ino == named.st_ino
   }
 
-  private static func openFailure(_ path: String, directory: String, _ code: Int32) -> ExportError
-  {
+  private static func openFailure(_ path: String, directory: String, _ code: Int32) -> ExportError {
     let reason = String(cString: strerror(code))
     switch code {
     case EACCES, EPERM, EROFS, ENOENT, ENOTDIR:
