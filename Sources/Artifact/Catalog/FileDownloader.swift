@@ -30,6 +30,9 @@ public struct FileDownloader: Sendable {
   /// deflated as it arrives and only its gzip members are kept, recorded as its compressed
   /// form (`FormDeflatingSink`); a file with such a form counts as present.
   public var forms: CompressedForms?
+  /// Told, with a line for the user, when a file is retried after its transfer stalled
+  /// (no byte for the transport's low-speed window): otherwise that wait is silent.
+  public var onStall: (@Sendable (String) -> Void)?
 
   public init(
     store: BlobStore, pool: TransferPool, retries: Int = 5, retryDelay: Duration = .seconds(1)
@@ -55,7 +58,7 @@ public struct FileDownloader: Sendable {
   }
 
   private var getter: ResumableGet {
-    ResumableGet(pool: pool, retries: retries, retryDelay: retryDelay)
+    ResumableGet(pool: pool, retries: retries, retryDelay: retryDelay, onStall: onStall)
   }
 
   private func fetchUntyped(_ file: FilePlan) async throws -> StoredBlob {
