@@ -123,7 +123,9 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       }
       // Ctrl-C or a TERM mid-export must not leave the throw-away cache (up to the size of
       // the artifact) or a half-written NAME.partial behind.
-      let cleanup = InterruptCleanup(paths: [temporary, output + ".partial"].compactMap { $0 })
+      let cleanup = ExportInterruptCleanup(
+        paths: [temporary, output + ".partial"].compactMap { $0 },
+        cache: temporary == nil ? directory : nil)
       defer {
         cleanup.disarm()
         if let temporary { InterruptCleanup.discard(temporary) }
@@ -173,6 +175,35 @@ struct ArtifactExportCommand: AsyncParsableCommand {
     lines.append("verified    \(summary.verified ? "yes" : "skipped")")
     return lines.joined(separator: "\n")
   }
+}
+
+/// `InterruptCleanup` for an export: also removes this process's temp files from a lasting
+/// cache (`<hex>.<pid>.<n>.members` of binaries being downloaded, `.partial` and `.download`
+/// files), which no later run reuses; `.resume` layer downloads stay, to be continued.
+final class ExportInterruptCleanup: Sendable {
+  private let trap: SignalTrap
+
+  init(paths: [String], cache: String?) {
+    trap = SignalTrap { number in
+      if let cache {
+        let pid = getpid()
+        ExportCache.removeTemporaryFiles(of: pid, in: cache)
+        // A transfer thread may have just opened its next temp file: once more, shortly.
+        usleep(50_000)
+        ExportCache.removeTemporaryFiles(of: pid, in: cache)
+      }
+      for path in paths { InterruptCleanup.discard(path) }
+      SignalTrap.die(by: number)
+    }
+  }
+
+  /// As `InterruptCleanup.awaitSignalDeathIfFired()`.
+  func awaitSignalDeathIfFired() {
+    guard trap.caughtSignal != nil else { return }
+    for _ in 0..<100 { usleep(100_000) }
+  }
+
+  func disarm() { trap.disarm() }
 }
 
 /// Renders export events on stderr: one rewritten line per phase on a TTY (bytes, rate,

@@ -59,4 +59,58 @@ import Testing
       #expect(!line.contains("No such file or directory"), "\(line)")
     }
   }
+
+  /// Ctrl-C while binaries download used to leave their `<hex>.<pid>.<n>.members` files in
+  /// the cache's `.ingest/`, reused by no later run and not counted by `kk cache info`. Now
+  /// the interrupted export removes its own temp files (only its own) and `info` counts
+  /// temp files.
+  @Test func anInterruptedFileDownloadLeavesNoTempFilesAndInfoCountsThem() async throws {
+    let dir = try TemporaryDirectory(prefix: "kk-export-int-files")
+    defer { dir.remove() }
+    let (_, manifest) = try ExportMirrorCLITests.serve(in: dir.path) {
+      Self.incompressible($0, $1)
+    }
+    let cache = dir.path + "/cache"
+    let ingest = cache + "/.ingest"
+    try FileManager.default.createDirectory(atPath: ingest, withIntermediateDirectories: true)
+    // Another process's capture in progress: not this export's to remove.
+    let foreign = ingest + "/\(String(repeating: "a", count: 64)).999999999.1.members"
+    try Data(count: 10).write(to: URL(fileURLWithPath: foreign))
+    try await withScriptServer(
+      "slowfiles.py", ["--root", dir.path + "/mirror", "--delay", "0.3"],
+      logDirectory: dir.path
+    ) { server in
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: KKBinary.path)
+      process.arguments = [
+        "artifact", "export", "-m", manifest, "-o", dir.path + "/a.tar.gz", "--cache-dir", cache,
+        "--download-mirror", "http://\(server.host)/slow",
+      ]
+      process.environment = ProcessInfo.processInfo.environment.merging(["KKZONE": ""]) { $1 }
+      process.standardOutput = FileHandle.nullDevice
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+      let own = ".\(process.processIdentifier)."
+      func ownTemp() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: ingest)) ?? []).filter {
+          $0.contains(own)
+        }
+      }
+      for _ in 0..<400 where !ownTemp().contains(where: { $0.hasSuffix(".members") }) {
+        try await Task.sleep(for: .milliseconds(25))
+      }
+      #expect(ownTemp().contains { $0.hasSuffix(".members") }, "no download started")
+      kill(process.processIdentifier, SIGINT)
+      for _ in 0..<200 where process.isRunning { try await Task.sleep(for: .milliseconds(25)) }
+      #expect(!process.isRunning)
+      #expect(process.terminationReason == .uncaughtSignal)
+      #expect(ownTemp().isEmpty, "left behind: \(ownTemp())")
+      #expect(FileManager.default.fileExists(atPath: foreign))
+      #expect(!FileManager.default.fileExists(atPath: dir.path + "/a.tar.gz.partial"))
+    }
+    let info = try await KKBinary.run(["cache", "info", "--cache-dir", cache])
+    #expect(info.exitCode == 0, "\(info)")
+    #expect(info.stdout.contains("temp   1 files ("), "\(info.stdout)")
+  }
 }

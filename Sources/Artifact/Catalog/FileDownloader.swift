@@ -148,7 +148,9 @@ public struct FileDownloader: Sendable {
   private func temporaryPath() throws -> String {
     let directory = store.ingestDirectory
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    return "\(directory)/\(String(UInt64.random(in: 0...UInt64.max), radix: 16)).download"
+    // `<x>.<pid>.<n>.download`: an interrupted export removes its own (ExportCache).
+    let unique = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+    return "\(directory)/dl.\(getpid()).\(unique).download"
   }
 
   /// Downloads the archive outside `blobs/`, then streams `member` out of it into a writer
