@@ -140,7 +140,9 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       let progress = ExportProgressPrinter(tty: isatty(STDERR_FILENO) == 1)
       let summary: ExportSummary
       do {
-        summary = try await exporter.export(to: output, claimed: target) { event in progress.handle(event) }
+        summary = try await exporter.export(to: output, claimed: target) { event in
+          progress.handle(event)
+        }
       } catch {
         // The interrupt handler pulled the cache out from under the export: the error is
         // its echo, and the process is about to die by the signal (exit 128+N).
