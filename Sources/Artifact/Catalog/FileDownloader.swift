@@ -65,8 +65,7 @@ public struct FileDownloader: Sendable {
     let url: String
     switch file.origin {
     case .localFile(let path):
-      return try store.ingest(
-        file: path, expecting: file.checksum.digest, mode: .copy, batch: batch)
+      return try ingestLocal(path, file)
     case .url(let value):
       url = value
     }
@@ -95,6 +94,26 @@ public struct FileDownloader: Sendable {
         attempt += 1
       }
     }
+  }
+
+  /// Copies a local file (an ISO's `localPath`) in. A checksum mismatch is the file's or the
+  /// manifest's fault, not a transfer's: said so (the store's message says "fetch again").
+  private func ingestLocal(_ path: String, _ file: FilePlan) throws -> StoredBlob {
+    let stored: StoredBlob
+    do {
+      stored = try store.ingest(
+        file: path, expecting: file.checksum.digest, mode: .copy, batch: batch)
+    } catch {
+      guard case .digestMismatch(let expected, let actual, _, let size) = error else {
+        throw error
+      }
+      var field = "the manifest's checksum"
+      if case .manifest(_, let named) = file.checksum { field = named }
+      throw DownloadError.localChecksumMismatch(
+        file: path, path: file.path, expected: expected, actual: actual, size: size,
+        field: field)
+    }
+    return stored
   }
 
   /// The digest the planned checksum names, fetching the upstream `.sha256` file if needed.
