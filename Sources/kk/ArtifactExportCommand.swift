@@ -105,7 +105,12 @@ struct ArtifactExportCommand: AsyncParsableCommand {
         options: try CatalogOptions(
           environment: ProcessInfo.processInfo.environment, mirrorFlag: downloadMirror))
       if dryRun {
-        print(try catalog.plan(parsed.manifest, locator: locator).dryRunText(), terminator: "")
+        let plan = try catalog.plan(parsed.manifest, locator: locator)
+        // The export would stop with "nothing to export": the dry run must not say 0.
+        if plan.files.isEmpty && parsed.manifest.images.isEmpty {
+          throw ArtifactExporter.nothingToExport
+        }
+        print(plan.dryRunText(), terminator: "")
         return
       }
       // Claimed (checked, OUT.partial locked) before anything else: a second export to the
@@ -166,7 +171,9 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       "sha256      \(summary.sha256.replacingOccurrences(of: "sha256:", with: ""))",
       "images      \(summary.images.count)",
       "platforms   \(summary.platforms.isEmpty ? "-" : summary.platforms.joined(separator: ", "))",
-      "files       \(summary.files) (\(Output.bytes(summary.fileBytes)))",
+      // inspect lists the stored manifest YAML among the files; this count does not.
+      "files       \(summary.files) (\(Output.bytes(summary.fileBytes))) binaries and ISOs, "
+        + "plus \(ArtifactExporter.manifestPath)",
       "unique      \(Output.bytes(summary.uniqueBytes)) (dedup saved \(Output.bytes(summary.bytesSavedByDedup)))",
       "downloaded  \(Output.bytes(summary.downloadedBytes)) in \(summary.downloadedBlobs) image blobs, "
         + "\(summary.cachedBlobs) from the cache",

@@ -109,4 +109,44 @@ import Testing
     #expect(!result.stderr.contains("free space"), "\(result.stderr)")
     #expect(!result.stderr.contains("resolve: started"), "\(result.stderr)")
   }
+
+  /// QA nits: `-o` takes `.tgz` and any letter case (as ArchiveCompression always did; SPEC
+  /// now says so), and a manifest with nothing to bundle is refused by `--dry-run` as by
+  /// the export (the dry run said exit 0).
+  @Test func outputNamesAndAnEmptyManifestAgreeBetweenDryRunAndExport() async throws {
+    let dir = try TemporaryDirectory(prefix: "kk-export-nits")
+    defer { dir.remove() }
+    let empty = dir.path + "/empty.yaml"
+    try """
+    apiVersion: kubekey.kubesphere.io/v1alpha2
+    kind: Manifest
+    metadata: {name: empty}
+    spec:
+      arches: [amd64]
+      kubernetesDistributions: []
+      components:
+        helm: {version: ""}
+        cni: {version: ""}
+        etcd: {version: ""}
+        calicoctl: {version: ""}
+        crictl: {version: ""}
+      images: []
+
+    """.write(toFile: empty, atomically: true, encoding: .utf8)
+    let cache = dir.path + "/c"
+    for extra in [["--dry-run"], []] {
+      let result = try await KKBinary.run(
+        ["artifact", "export", "-m", empty, "-o", dir.path + "/a.tar", "--cache-dir", cache]
+          + extra)
+      #expect(result.exitCode == 1, "\(extra) \(result)")
+      #expect(result.stderr.contains("nothing to export"), "\(extra) \(result.stderr)")
+    }
+    for (name, code) in [("x.tgz", 1), ("X.TAR.GZ", 1), ("x.Tar.Zst", 1), ("x.zip", 64)] {
+      // 1: accepted, then refused for the empty manifest; 64: the name is a usage error.
+      let result = try await KKBinary.run([
+        "artifact", "export", "-m", empty, "-o", dir.path + "/" + name, "--dry-run",
+      ])
+      #expect(result.exitCode == Int32(code), "\(name) \(result)")
+    }
+  }
 }

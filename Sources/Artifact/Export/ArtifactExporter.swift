@@ -40,6 +40,12 @@ public struct ArtifactExporter: Sendable {
   /// The `io.kubekey.path` of the stored manifest YAML (SPEC §1.2).
   public static let manifestPath = "manifest.yaml"
 
+  /// A manifest with no images and no planned binaries or ISOs (the export and its dry run
+  /// give the same answer).
+  public static let nothingToExport = ExportError.invalidInput(
+    "nothing to export: the manifest lists no images (spec.images) and no binaries or "
+      + "ISOs are planned; add images or components")
+
   /// Runs the export into `output`; `events` receives progress (called from any thread).
   ///
   /// `claimed` is the output already checked and locked (the command claims it before it
@@ -124,8 +130,7 @@ public struct ArtifactExporter: Sendable {
       let platformList = platforms.map(\.description).joined(separator: ", ")
       throw .invalidInput(
         manifest.images.isEmpty
-          ? "nothing to export: the manifest lists no images (spec.images) and no binaries or "
-            + "ISOs are planned; add images or components"
+          ? "\(Self.nothingToExport)"
           : "nothing to export: none of the \(manifest.images.count) images has a requested "
             + "platform (\(platformList)) and no binaries or ISOs are planned, so "
             + "--skip-missing-platforms left nothing; check spec.arches against the images")
