@@ -83,7 +83,7 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       throw ValidationError("--no-cache and --cache-dir exclude each other")
     }
     do {
-      try ArtifactPacker.checkOutput(output, force: true)
+      try ExportOutput.check(output, force: true)
     } catch {
       throw ValidationError("\(error)")
     }
@@ -105,9 +105,17 @@ struct ArtifactExportCommand: AsyncParsableCommand {
         options: try CatalogOptions(
           environment: ProcessInfo.processInfo.environment, mirrorFlag: downloadMirror))
       if dryRun {
-        print(try catalog.plan(parsed.manifest, locator: locator).dryRunText(), terminator: "")
+        let plan = try catalog.plan(parsed.manifest, locator: locator)
+        // The export would stop with "nothing to export": the dry run must not say 0.
+        if plan.files.isEmpty && parsed.manifest.images.isEmpty {
+          throw ArtifactExporter.nothingToExport
+        }
+        print(plan.dryRunText(), terminator: "")
         return
       }
+      // Claimed (checked, OUT.partial locked) before anything else: a second export to the
+      // same -o stops here, and only an export holding the lock may delete OUT.partial.
+      let target = try ExportOutput(output, force: force)
       var temporary: String?
       let directory: String
       if noCache {
@@ -120,7 +128,9 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       }
       // Ctrl-C or a TERM mid-export must not leave the throw-away cache (up to the size of
       // the artifact) or a half-written NAME.partial behind.
-      let cleanup = InterruptCleanup(paths: [temporary, output + ".partial"].compactMap { $0 })
+      let cleanup = ExportInterruptCleanup(
+        paths: [temporary, output + ".partial"].compactMap { $0 },
+        cache: temporary == nil ? directory : nil)
       defer {
         cleanup.disarm()
         if let temporary { InterruptCleanup.discard(temporary) }
@@ -135,7 +145,9 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       let progress = ExportProgressPrinter(tty: isatty(STDERR_FILENO) == 1)
       let summary: ExportSummary
       do {
-        summary = try await exporter.export(to: output) { event in progress.handle(event) }
+        summary = try await exporter.export(to: output, claimed: target) { event in
+          progress.handle(event)
+        }
       } catch {
         // The interrupt handler pulled the cache out from under the export: the error is
         // its echo, and the process is about to die by the signal (exit 128+N).
@@ -159,7 +171,9 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       "sha256      \(summary.sha256.replacingOccurrences(of: "sha256:", with: ""))",
       "images      \(summary.images.count)",
       "platforms   \(summary.platforms.isEmpty ? "-" : summary.platforms.joined(separator: ", "))",
-      "files       \(summary.files) (\(Output.bytes(summary.fileBytes)))",
+      // inspect lists the stored manifest YAML among the files; this count does not.
+      "files       \(summary.files) (\(Output.bytes(summary.fileBytes))) binaries and ISOs, "
+        + "plus \(ArtifactExporter.manifestPath)",
       "unique      \(Output.bytes(summary.uniqueBytes)) (dedup saved \(Output.bytes(summary.bytesSavedByDedup)))",
       "downloaded  \(Output.bytes(summary.downloadedBytes)) in \(summary.downloadedBlobs) image blobs, "
         + "\(summary.cachedBlobs) from the cache",
@@ -170,6 +184,35 @@ struct ArtifactExportCommand: AsyncParsableCommand {
     lines.append("verified    \(summary.verified ? "yes" : "skipped")")
     return lines.joined(separator: "\n")
   }
+}
+
+/// `InterruptCleanup` for an export: also removes this process's temp files from a lasting
+/// cache (`<hex>.<pid>.<n>.members` of binaries being downloaded, `.partial` and `.download`
+/// files), which no later run reuses; `.resume` layer downloads stay, to be continued.
+final class ExportInterruptCleanup: Sendable {
+  private let trap: SignalTrap
+
+  init(paths: [String], cache: String?) {
+    trap = SignalTrap { number in
+      if let cache {
+        let pid = getpid()
+        ExportCache.removeTemporaryFiles(of: pid, in: cache)
+        // A transfer thread may have just opened its next temp file: once more, shortly.
+        usleep(50_000)
+        ExportCache.removeTemporaryFiles(of: pid, in: cache)
+      }
+      for path in paths { InterruptCleanup.discard(path) }
+      SignalTrap.die(by: number)
+    }
+  }
+
+  /// As `InterruptCleanup.awaitSignalDeathIfFired()`.
+  func awaitSignalDeathIfFired() {
+    guard trap.caughtSignal != nil else { return }
+    for _ in 0..<100 { usleep(100_000) }
+  }
+
+  func disarm() { trap.disarm() }
 }
 
 /// Renders export events on stderr: one rewritten line per phase on a TTY (bytes, rate,

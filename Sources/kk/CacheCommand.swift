@@ -52,7 +52,11 @@ struct CacheInfoCommand: AsyncParsableCommand {
         count += 1
         bytes += size ?? 0
       }
-      print("cache  \(directory)\nblobs  \(count) (\(Output.bytes(bytes)))")
+      // Temp files too: an interrupted download's take space that `prune` gives back.
+      let temp = ExportCache.temporaryFiles(in: directory)
+      print(
+        "cache  \(directory)\nblobs  \(count) (\(Output.bytes(bytes)))\n"
+          + "temp   \(temp.count) files (\(Output.bytes(temp.bytes)))")
       if case .notACache(let reason) = kind {
         print("note   not a kk cache (\(reason)); kk cache prune refuses it")
       }

@@ -166,6 +166,9 @@ struct CatalogDownloadTests {
       }
       #expect(failedURL == url && expected == digest && actual != digest)
       #expect(error.description.contains("nothing was stored"))
+      // The size known is the received one, not the expected file's: printed beside the
+      // received digest, not as "expected <hex> (N bytes)".
+      #expect(error.description.contains("expected \(digest.encoded), on two downloads"))
     }
     #expect(rig.server.requests("/big.bin").count == 2)
     #expect(rig.storeContents().blobs.isEmpty)

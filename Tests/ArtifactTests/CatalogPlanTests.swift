@@ -1,3 +1,4 @@
+import Foundation
 import OCI
 import Testing
 
@@ -220,6 +221,10 @@ struct CatalogPlanTests {
   @Test("ISOs: local path or URL, manifest checksum, KubeKey repository path")
   func isos() throws {
     let hex = String(repeating: "cd", count: 32)
+    // The plan checks that a local ISO is a readable file.
+    let iso = NSTemporaryDirectory() + "/kk-plan-\(UUID().uuidString).iso"
+    try Data("iso".utf8).write(to: URL(fileURLWithPath: iso))
+    defer { try? FileManager.default.removeItem(atPath: iso) }
     let plan = try catalogPlan(
       """
         arches: [amd64, arm64]
@@ -228,7 +233,7 @@ struct CatalogPlanTests {
           id: ubuntu
           version: "20.04"
           repository:
-            iso: {localPath: ./ubuntu.iso}
+            iso: {localPath: \(iso)}
         - arch: arm64
           id: ubuntu
           version: "20.04"
@@ -236,7 +241,7 @@ struct CatalogPlanTests {
             iso: {url: "https://example.invalid/u.iso", checksum: \(hex)}
       """, options: try CatalogOptions(mirror: "http://m.local"))
     let local = try #require(plan.file("ubuntu", .amd64))
-    #expect(local.kind == .iso && local.origin == .localFile("./ubuntu.iso"))
+    #expect(local.kind == .iso && local.origin == .localFile(iso))
     #expect(local.checksum == .localFile)
     #expect(local.path == "repository/amd64/ubuntu/20.04/ubuntu-20.04-amd64.iso")
     let remote = try #require(plan.file("ubuntu", .arm64))

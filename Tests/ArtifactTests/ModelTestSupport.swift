@@ -30,7 +30,13 @@ func manifestProblems(
 func placed(_ diagnostics: [Diagnostic]) -> [String] {
   diagnostics.map { d in
     let place = d.line.map { "\($0):\(d.column ?? 0)" } ?? "-"
-    return "\(place) \(d.severity == .warning ? "W " : "")\(d.message)"
+    let label =
+      switch d.severity {
+      case .warning: "W "
+      case .note: "N "
+      case .error: ""
+      }
+    return "\(place) \(label)\(d.message)"
   }
 }
 

@@ -111,6 +111,8 @@ import Testing
       // The summary counts the files (this manifest has no images).
       let expectedFiles = Self.binaries.count * Self.arches.count
       #expect(export.stdout.contains("files       \(expectedFiles) ("), "\(export.stdout)")
+      // inspect lists the manifest YAML among the files; the summary says it is extra.
+      #expect(export.stdout.contains("binaries and ISOs, plus manifest.yaml"), "\(export.stdout)")
       #expect(export.stdout.contains("platforms   -"), "\(export.stdout)")
 
       let inspected = try await KKBinary.run(["artifact", "inspect", "-a", output, "--json"])

@@ -173,7 +173,7 @@ final class PartialFile {
     guard rename(partialPath, finalPath) == 0 else {
       let error = errno
       unlink(partialPath)
-      throw .io(path: finalPath, operation: "rename \(partialPath) to", errno: error)
+      throw .io(path: partialPath, operation: "rename it to \(finalPath)", errno: error)
     }
     committed = true
     try syncDirectory()

@@ -146,35 +146,59 @@ public struct CompressedForms: Sendable {
   /// bytes the members were made from have hashed to `capture.raw.digest`. Best effort: on
   /// any failure nothing is recorded (the next export deflates again).
   @discardableResult
-  func commit(_ capture: Capture) -> Bool {
+  func commit(_ capture: Capture) -> Bool { record(capture) == nil }
+
+  /// `commit`, saying what failed: the call, its path and errno (a file-size limit, a full
+  /// disk), so a download that keeps only the members can report the real cause (it used
+  /// to print the errno of some later call: "No such file or directory").
+  func record(_ capture: Capture) -> BlobstoreError? {
     defer { capture.discard() }
-    guard capture.close() else { return false }
-    guard let stored = try? store.ingest(file: capture.path, expecting: nil, mode: .hardLink)
-    else { return false }
+    if let failure = capture.finish() { return failure }
+    let stored: StoredBlob
+    do {
+      stored = try store.ingest(file: capture.path, expecting: nil, mode: .hardLink)
+    } catch {
+      return error
+    }
     let record = Record(
       raw: capture.raw.digest.description, rawSize: capture.raw.size, parameters: parameters.key,
       compressed: stored.digest.description, compressedSize: stored.size)
-    guard let bytes = try? JSONEncoder().encode(record) else { return false }
+    guard let bytes = try? JSONEncoder().encode(record) else {
+      return .io(path: recordPath(capture.raw.digest), operation: "encode", errno: EINVAL)
+    }
     return Self.writeDurably(Array(bytes), to: recordPath(capture.raw.digest), in: directory)
   }
 
   /// Temp file, fsync, rename, directory fsync: a record never names a blob that a power loss
-  /// could take back, and never exists half-written.
-  static func writeDurably(_ bytes: [UInt8], to path: String, in directory: String) -> Bool {
+  /// could take back, and never exists half-written. Returns the failing call, or nil.
+  static func writeDurably(_ bytes: [UInt8], to path: String, in directory: String)
+    -> BlobstoreError?
+  {
     try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let temp = path + ".\(getpid()).tmp"
     let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { return false }
+    guard fd >= 0 else { return .io(path: temp, operation: "create", errno: errno) }
     let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    let synced = written == bytes.count && fsync(fd) == 0
-    guard close(fd) == 0, synced, rename(temp, path) == 0 else {
+    var failure: BlobstoreError?
+    if written != bytes.count {
+      failure = .io(path: temp, operation: "write", errno: written < 0 ? errno : ENOSPC)
+    } else if fsync(fd) != 0 {
+      failure = .io(path: temp, operation: "fsync", errno: errno)
+    }
+    if close(fd) != 0, failure == nil {
+      failure = .io(path: temp, operation: "close", errno: errno)
+    }
+    if failure == nil, rename(temp, path) != 0 {
+      failure = .io(path: temp, operation: "rename it to \(path)", errno: errno)
+    }
+    if let failure {
       unlink(temp)
-      return false
+      return failure
     }
     let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard dirfd >= 0 else { return false }
+    guard dirfd >= 0 else { return .io(path: directory, operation: "open", errno: errno) }
     defer { close(dirfd) }
-    return fsync(dirfd) == 0
+    return fsync(dirfd) == 0 ? nil : .io(path: directory, operation: "fsync", errno: errno)
   }
 
   /// Removes records older than `cutoff` (seconds since 1970; nil: all) and records whose
@@ -203,7 +227,9 @@ public struct CompressedForms: Sendable {
     let raw: Descriptor
     let path: String
     private var fd: Int32
-    private(set) var failed = false
+    /// The first failing write (path, errno): kept, since errno is overwritten by later calls.
+    private(set) var failure: BlobstoreError?
+    var failed: Bool { failure != nil }
 
     init(raw: Descriptor, path: String, fd: Int32) {
       self.raw = raw
@@ -221,7 +247,7 @@ public struct CompressedForms: Sendable {
         let n = Glibc.write(fd, base, left)
         if n < 0 {
           if errno == EINTR { continue }
-          failed = true
+          failure = .io(path: path, operation: "write", errno: errno)
           return
         }
         base += n
@@ -230,11 +256,18 @@ public struct CompressedForms: Sendable {
     }
 
     /// Closes the file; false when a write failed.
-    func close() -> Bool {
-      guard fd >= 0 else { return false }
+    func close() -> Bool { finish() == nil }
+
+    /// Closes the file; the first failing write or the failing close, or nil.
+    func finish() -> BlobstoreError? {
+      guard fd >= 0 else {
+        return failure ?? .io(path: path, operation: "close", errno: EBADF)
+      }
       let closed = Glibc.close(fd) == 0
+      let code = errno
       fd = -1
-      return closed && !failed
+      if let failure { return failure }
+      return closed ? nil : .io(path: path, operation: "close", errno: code)
     }
 
     /// Closes and removes the temp file (the store hard-linked what it kept).

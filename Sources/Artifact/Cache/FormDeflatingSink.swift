@@ -68,6 +68,9 @@ final class FormDeflatingSink: ResumableSink, @unchecked Sendable {
     case .deflating(let deflater, let capture, let hasher):
       hasher.update(bytes)
       try deflater.write(bytes) { capture.write($0) }
+      // The members are the only copy kept: a write that failed (a file-size limit, a full
+      // disk) fails the download now, naming the file and the errno, not at the end.
+      if let failure = capture.failure { throw failure }
     case .raw(let writer):
       try writer.write(bytes)
     }
@@ -139,11 +142,7 @@ final class FormDeflatingSink: ResumableSink, @unchecked Sendable {
           actualSize: count)
       }
       mode = .undecided([])
-      guard forms.commit(capture) else {
-        throw BlobstoreError.io(
-          path: forms.directory, operation: "record the compressed form of \(expected.digest)",
-          errno: errno)
-      }
+      if let failure = forms.record(capture) { throw failure }
     }
   }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import OCI
 
 /// Turns a manifest into the list of files an offline install needs: which binaries, at which
@@ -43,14 +44,18 @@ public struct Catalog: Sendable {
   /// Plans every file for `manifest`.
   ///
   /// - Parameter locator: the manifest's text, to put `file:line:column` in refusals.
-  /// - Throws: ``CatalogError/missingChecksums(_:)`` listing every file no checksum source
-  ///   covers, with the manifest field to add.
+  /// - Throws: ``CatalogError/unusableLocalFiles(_:)`` for an ISO `localPath` that is not a
+  ///   readable file (checked here, so `--dry-run` says so and an export fails before any
+  ///   download: the plan's only look at the file system); then
+  ///   ``CatalogError/missingChecksums(_:)`` listing every file no checksum source covers,
+  ///   with the manifest field to add.
   public func plan(_ manifest: KubeKeyManifest, locator: ManifestLocator? = nil)
     throws(CatalogError) -> ExportPlan
   {
     let wanted = requests(for: manifest)
     var files: [FilePlan] = []
     var missing: [MissingChecksum] = []
+    var unusable: [String] = []
     var notes = wanted.notes
     for arch in manifest.arches {
       var skipped: [String] = []
@@ -86,9 +91,11 @@ public struct Catalog: Sendable {
         case .none: break
         case .planned(let file): files.append(file)
         case .refused(let refusal): missing.append(refusal)
+        case .unusable(let problem): unusable.append(problem)
         }
       }
     }
+    guard unusable.isEmpty else { throw .unusableLocalFiles(unusable) }
     guard missing.isEmpty else { throw .missingChecksums(missing) }
     return ExportPlan(
       files: files, images: manifest.images, arches: manifest.arches, notes: notes)
@@ -142,14 +149,35 @@ public struct Catalog: Sendable {
     case none
     case planned(FilePlan)
     case refused(MissingChecksum)
+    /// A `localPath` that is missing, a directory or unreadable: the message, placed.
+    case unusable(String)
   }
 
-  /// The ISO of `os`, if it has one; a refusal for a URL with no checksum.
+  /// Why the file at `path` cannot be an ISO to bundle, or nil when it is a readable file.
+  static func unusableLocalFile(_ path: String) -> String? {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      return "does not exist"
+    }
+    if isDirectory.boolValue { return "is a directory, not an ISO file" }
+    return FileManager.default.isReadableFile(atPath: path) ? nil : "is not readable"
+  }
+
+  /// The ISO of `os`, if it has one; a refusal for a URL with no checksum or a local file
+  /// that cannot be read.
   func isoFile(_ os: OperatingSystem, index: Int, locator: ManifestLocator?) -> ISOOutcome {
     guard let iso = os.iso else { return .none }
     let field = "spec.operatingSystems[\(index)].repository.iso"
     let origin: FilePlan.Origin
     if let path = iso.localPath, !path.isEmpty {
+      if let problem = Self.unusableLocalFile(path) {
+        let place = locator?.locate("\(field).localPath").map {
+          "\($0.file):\($0.line):\($0.column): "
+        }
+        return .unusable(
+          "\(place ?? "")\(field).localPath \(path) \(problem); fix the path (relative paths are "
+            + "from the current directory), or give repository.iso.url and checksum instead")
+      }
       origin = .localFile(path)
     } else if let url = iso.url, !url.isEmpty {
       origin = .url(url)

@@ -4,6 +4,8 @@ public enum CatalogError: Error, Hashable, Sendable, CustomStringConvertible {
   /// publishes no `.sha256`. KubeKey said "No SHA256 found for docker. 20.10.8 is not
   /// supported" and stopped; we list every such file with the manifest field that fixes it.
   case missingChecksums([MissingChecksum])
+  /// ISO `localPath`s that are not readable files, each message placed at its field.
+  case unusableLocalFiles([String])
   /// `--download-mirror` / `KK_DOWNLOAD_MIRROR` is not a usable base URL.
   case invalidMirror(String, reason: String)
   /// The manifest lists no Kubernetes distribution type the catalog knows how to fetch.
@@ -15,6 +17,8 @@ public enum CatalogError: Error, Hashable, Sendable, CustomStringConvertible {
     switch self {
     case .missingChecksums(let missing):
       return missing.map(\.description).joined(separator: "\n")
+    case .unusableLocalFiles(let problems):
+      return problems.joined(separator: "\n")
     case .invalidMirror(let value, let reason):
       return "download mirror '\(value)' is not usable: \(reason) "
         + "(example: --download-mirror https://mirror.example.com/kk)"

@@ -19,6 +19,10 @@ public enum DownloadError: Error, Sendable, CustomStringConvertible {
   case badRange(url: String, reason: String)
   /// The archive has no such member (helm: `linux-amd64/helm`) or could not be read.
   case archive(url: String, member: String, reason: String)
+  /// A local file (an ISO's `localPath`) does not hash to the checksum the manifest gives:
+  /// fetching again cannot help; the file or the checksum is wrong.
+  case localChecksumMismatch(
+    file: String, path: String, expected: Digest, actual: Digest, size: Int64, field: String)
   /// The local blob store failed (disk full, permissions).
   case store(path: String, BlobstoreError)
 
@@ -33,8 +37,11 @@ public enum DownloadError: Error, Sendable, CustomStringConvertible {
     case .transport(let url, let attempts, let message):
       return "GET \(url) failed after \(attempts) attempts: \(message)"
     case .checksumMismatch(let url, let path, let expected, let actual, let size, let got):
-      return "\(path) from \(url) has sha256 \(actual.encoded) (\(got) bytes), expected "
-        + "\(expected.encoded) (\(size) bytes), on two downloads; nothing was stored. "
+      // `size` is what the server announced (Content-Length), not a known size of the
+      // expected file: printed beside the expected digest it read as a second expectation.
+      let announced = size == got ? "" : " (the server announced \(size))"
+      return "\(path) from \(url) has sha256 \(actual.encoded) (\(got) bytes\(announced)), "
+        + "expected \(expected.encoded), on two downloads; nothing was stored. "
         + "If the upstream file legitimately changed, pin its sha256 in the manifest"
     case .badChecksumFile(let url, let reason):
       return "checksum file \(url) is unusable: \(reason)"
@@ -44,6 +51,10 @@ public enum DownloadError: Error, Sendable, CustomStringConvertible {
       return "GET \(url): bad resume response: \(reason)"
     case .archive(let url, let member, let reason):
       return "cannot extract \(member) from \(url): \(reason)"
+    case .localChecksumMismatch(let file, let path, let expected, let actual, let size, let field):
+      return "\(file) (for \(path)) has sha256 \(actual.encoded) (\(size) bytes), but \(field) "
+        + "says \(expected.encoded); nothing was stored. Point localPath at the right file or "
+        + "correct \(field)"
     case .store(let path, let error):
       return "storing \(path): \(error)"
     }

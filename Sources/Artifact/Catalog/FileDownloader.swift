@@ -30,6 +30,9 @@ public struct FileDownloader: Sendable {
   /// deflated as it arrives and only its gzip members are kept, recorded as its compressed
   /// form (`FormDeflatingSink`); a file with such a form counts as present.
   public var forms: CompressedForms?
+  /// Told, with a line for the user, when a file is retried after its transfer stalled
+  /// (no byte for the transport's low-speed window): otherwise that wait is silent.
+  public var onStall: (@Sendable (String) -> Void)?
 
   public init(
     store: BlobStore, pool: TransferPool, retries: Int = 5, retryDelay: Duration = .seconds(1)
@@ -55,15 +58,14 @@ public struct FileDownloader: Sendable {
   }
 
   private var getter: ResumableGet {
-    ResumableGet(pool: pool, retries: retries, retryDelay: retryDelay)
+    ResumableGet(pool: pool, retries: retries, retryDelay: retryDelay, onStall: onStall)
   }
 
   private func fetchUntyped(_ file: FilePlan) async throws -> StoredBlob {
     let url: String
     switch file.origin {
     case .localFile(let path):
-      return try store.ingest(
-        file: path, expecting: file.checksum.digest, mode: .copy, batch: batch)
+      return try ingestLocal(path, file)
     case .url(let value):
       url = value
     }
@@ -92,6 +94,26 @@ public struct FileDownloader: Sendable {
         attempt += 1
       }
     }
+  }
+
+  /// Copies a local file (an ISO's `localPath`) in. A checksum mismatch is the file's or the
+  /// manifest's fault, not a transfer's: said so (the store's message says "fetch again").
+  private func ingestLocal(_ path: String, _ file: FilePlan) throws -> StoredBlob {
+    let stored: StoredBlob
+    do {
+      stored = try store.ingest(
+        file: path, expecting: file.checksum.digest, mode: .copy, batch: batch)
+    } catch {
+      guard case .digestMismatch(let expected, let actual, _, let size) = error else {
+        throw error
+      }
+      var field = "the manifest's checksum"
+      if case .manifest(_, let named) = file.checksum { field = named }
+      throw DownloadError.localChecksumMismatch(
+        file: path, path: file.path, expected: expected, actual: actual, size: size,
+        field: field)
+    }
+    return stored
   }
 
   /// The digest the planned checksum names, fetching the upstream `.sha256` file if needed.
@@ -145,7 +167,9 @@ public struct FileDownloader: Sendable {
   private func temporaryPath() throws -> String {
     let directory = store.ingestDirectory
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    return "\(directory)/\(String(UInt64.random(in: 0...UInt64.max), radix: 16)).download"
+    // `<x>.<pid>.<n>.download`: an interrupted export removes its own (ExportCache).
+    let unique = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+    return "\(directory)/dl.\(getpid()).\(unique).download"
   }
 
   /// Downloads the archive outside `blobs/`, then streams `member` out of it into a writer

@@ -162,12 +162,19 @@ struct ResumableGet: Sendable {
   var retries: Int
   var retryDelay: Duration
   var maxRedirects = 10
+  /// Attempts of one file after a transfer timed out (stalled, or connect timeout): a
+  /// server that stalled once for a whole low-speed window usually stalls again, and each
+  /// attempt costs that window (60 s): 6 attempts were 6 silent minutes before the error.
+  static let attemptsAfterTimeout = 2
+  /// Told before a retry after a timeout, with a line for the user (the wait was silent).
+  var onStall: (@Sendable (String) -> Void)?
 
   /// Streams `url` into `slot` until the sink holds the whole body.
   func run(_ url: String, into slot: SinkSlot) async throws {
     var current = url
     var redirects = 0
     var failures = 0
+    var timeouts = 0
     while true {
       let offset = slot.resumeOffset
       var headers = HTTPHeaders()
@@ -182,9 +189,15 @@ struct ResumableGet: Sendable {
         response = try await pool.send(request)
       } catch let error as TransportError where error.isRetryable {
         failures += 1
-        guard failures <= retries else {
+        if error.kind == .timeout { timeouts += 1 }
+        guard failures <= retries, timeouts < Self.attemptsAfterTimeout else {
           throw DownloadError.transport(
             url: current, attempts: failures, message: error.description)
+        }
+        if error.kind == .timeout {
+          onStall?(
+            "files: no progress from \(Self.host(of: current)) (\(error.message)), retrying "
+              + "(\(timeouts + 1)/\(Self.attemptsAfterTimeout))")
         }
         try await Task.sleep(for: retryDelay * failures)
         continue
@@ -231,12 +244,22 @@ struct ResumableGet: Sendable {
     var current = url
     var redirects = 0
     var failures = 0
+    var timeouts = 0
     while true {
       let response: HTTPResponse
       do {
         response = try await pool.send(HTTPRequest(method: "GET", url: current))
-      } catch let error as TransportError where error.isRetryable && failures < retries {
+      } catch let error as TransportError
+        where error.isRetryable && failures < retries
+        && (error.kind != .timeout || timeouts + 1 < Self.attemptsAfterTimeout)
+      {
         failures += 1
+        if error.kind == .timeout {
+          timeouts += 1
+          onStall?(
+            "files: no progress from \(Self.host(of: current)) (\(error.message)), retrying "
+              + "(\(timeouts + 1)/\(Self.attemptsAfterTimeout))")
+        }
         try await Task.sleep(for: retryDelay * failures)
         continue
       }
@@ -260,6 +283,12 @@ struct ResumableGet: Sendable {
         throw DownloadError.http(url: current, status: response.status)
       }
     }
+  }
+
+  /// `host[:port]` of a URL, for messages.
+  static func host(of url: String) -> String {
+    guard let start = url.range(of: "://")?.upperBound else { return url }
+    return String(url[start...].prefix { $0 != "/" })
   }
 
   /// An absolute `Location`, or one relative to `base` (`/path` or `name`).

@@ -40,15 +40,34 @@ public struct ArtifactExporter: Sendable {
   /// The `io.kubekey.path` of the stored manifest YAML (SPEC §1.2).
   public static let manifestPath = "manifest.yaml"
 
+  /// A manifest with no images and no planned binaries or ISOs (the export and its dry run
+  /// give the same answer).
+  public static let nothingToExport = ExportError.invalidInput(
+    "nothing to export: the manifest lists no images (spec.images) and no binaries or "
+      + "ISOs are planned; add images or components")
+
   /// Runs the export into `output`; `events` receives progress (called from any thread).
+  ///
+  /// `claimed` is the output already checked and locked (the command claims it before it
+  /// arms its interrupt cleanup, so a refused second export never deletes the first one's
+  /// `OUT.partial`); without it the export claims `output` itself. Either way the lock is
+  /// dropped when this returns.
   ///
   /// A cached blob whose bytes no longer hash to its digest (a disk fault, or a power cut
   /// tearing a blob of the `.rebuildable` cache) is found while packing, before anything is
   /// written under `output`: it is removed from the cache, a warning names it, and the export
   /// runs once more, fetching it again.
   public func export(
-    to output: String, events: @escaping @Sendable (ExportEvent) -> Void = { _ in }
+    to output: String, claimed: ExportOutput? = nil,
+    events: @escaping @Sendable (ExportEvent) -> Void = { _ in }
   ) async throws(ExportError) -> ExportSummary {
+    let target: ExportOutput
+    if let claimed {
+      target = claimed
+    } else {
+      target = try ExportOutput(output, force: options.force)
+    }
+    defer { target.release() }
     do {
       return try await exportOnce(to: output, events: events)
     } catch {
@@ -62,6 +81,7 @@ public struct ArtifactExporter: Sendable {
             "cached blob \(digest) did not match its digest; removed it from \(cache.store.root) "
               + "and fetching it again"))
       }
+      try target.reclaimIfGone()
       return try await exportOnce(to: output, events: events)
     }
   }
@@ -70,20 +90,6 @@ public struct ArtifactExporter: Sendable {
     to output: String, events: @escaping @Sendable (ExportEvent) -> Void
   ) async throws(ExportError) -> ExportSummary {
     var seconds: [String: Double] = [:]
-    try ArtifactPacker.checkOutput(output, force: options.force)
-    // Create the output's directory now: finding out after the downloads that `-o` points
-    // into a missing directory would waste them.
-    let parent = (output as NSString).deletingLastPathComponent
-    if !parent.isEmpty {
-      do {
-        try FileManager.default.createDirectory(
-          atPath: parent, withIntermediateDirectories: true)
-      } catch {
-        throw .invalidInput(
-          "\(output): cannot create the directory \(parent) (\(error.localizedDescription)); "
-            + "choose another -o")
-      }
-    }
     guard !manifest.arches.isEmpty else {
       throw .invalidInput("the manifest lists no arches (spec.arches); add amd64 and/or arm64")
     }
@@ -124,8 +130,7 @@ public struct ArtifactExporter: Sendable {
       let platformList = platforms.map(\.description).joined(separator: ", ")
       throw .invalidInput(
         manifest.images.isEmpty
-          ? "nothing to export: the manifest lists no images (spec.images) and no binaries or "
-            + "ISOs are planned; add images or components"
+          ? "\(Self.nothingToExport)"
           : "nothing to export: none of the \(manifest.images.count) images has a requested "
             + "platform (\(platformList)) and no binaries or ISOs are planned, so "
             + "--skip-missing-platforms left nothing; check spec.arches against the images")
@@ -258,7 +263,8 @@ public struct ArtifactExporter: Sendable {
   ) async throws(ExportError) -> [Resolution] {
     let resolver = ImageResolver(
       store: cache.store, platforms: platforms,
-      skipMissingPlatforms: options.skipMissingPlatforms, batch: batch)
+      skipMissingPlatforms: options.skipMissingPlatforms, batch: batch,
+      warn: { events(.warning($0)) })
     // Every image is resolved even when one fails, so the error reported is the first one in
     // manifest order (the same run gives the same message), with a count of the others.
     var done: Int64 = 0

@@ -27,6 +27,7 @@ struct FileWorkItems: Sendable {
     var downloader = FileDownloader(store: store, pool: pool)
     downloader.batch = batch
     downloader.forms = forms
+    downloader.onStall = { events(.warning($0)) }
     let fetched = FetchedDigests()
     downloader.onFetched = { fetched.insert($0) }
     let done = ByteCounter()

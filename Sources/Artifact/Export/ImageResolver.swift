@@ -34,6 +34,9 @@ struct ImageResolver: Sendable {
   var skipMissingPlatforms: Bool
   /// Manifests are committed in this batch (see `BlobBatch`).
   var batch: BlobBatch?
+  /// Told about each cached manifest or config removed because its bytes no longer hash to
+  /// its digest (SPEC 3.4: such a blob is removed with a warning and fetched again).
+  var warn: @Sendable (String) -> Void = { _ in }
 
   func resolve(_ reference: Reference, client: RegistryClient) async throws(ExportError)
     -> ResolvedImage?
@@ -152,7 +155,15 @@ struct ImageResolver: Sendable {
       annotations: annotations)
   }
 
+  /// Stores a manifest. A cached blob of the same digest and size whose bytes differ (torn
+  /// by a power cut, edited) would make the store skip the write and the pack plan fail on
+  /// it later ("cannot be read as a manifest"): it is replaced.
   private func ingest(_ manifest: ManifestBytes, _ name: String) throws(ExportError) {
+    if store.size(of: manifest.digest) == manifest.size,
+      (try? store.readJSON(manifest.digest)) != manifest.bytes
+    {
+      removeCorrupt(manifest.digest, name)
+    }
     do {
       try store.ingest(bytes: manifest.bytes, batch: batch)
     } catch {
@@ -160,15 +171,25 @@ struct ImageResolver: Sendable {
     }
   }
 
+  private func removeCorrupt(_ digest: Digest, _ name: String) {
+    store.remove(digest)
+    warn(
+      "cached blob \(digest) (of \(name)) did not match its digest; removed it from "
+        + "\(store.root) and fetching it again")
+  }
+
   private func fetchManifest(
     _ client: RegistryClient, _ repository: String, _ reference: String, _ name: String
   ) async throws(ExportError) -> ManifestBytes {
-    // A digest reference whose bytes are already cached needs no network.
-    if let digest = try? Digest(parsing: reference), store.contains(digest),
-      let bytes = try? store.readJSON(digest),
-      let cached = try? ManifestBytes(bytes: bytes, mediaType: nil, expected: digest)
-    {
-      return cached
+    // A digest reference whose bytes are already cached needs no network; cached bytes that
+    // no longer hash to the digest are removed and fetched again.
+    if let digest = try? Digest(parsing: reference), store.contains(digest) {
+      if let bytes = try? store.readJSON(digest),
+        let cached = try? ManifestBytes(bytes: bytes, mediaType: nil, expected: digest)
+      {
+        return cached
+      }
+      removeCorrupt(digest, name)
     }
     do {
       return try await client.manifest(repository: repository, reference: reference)
@@ -186,9 +207,11 @@ struct ImageResolver: Sendable {
       var variant: String?
     }
     let bytes: [UInt8]
-    if let cached = try? store.readJSON(config.digest) {
+    if let cached = try? store.readJSON(config.digest), SHA256Hasher.digest(cached) == config.digest
+    {
       bytes = cached
     } else {
+      if store.contains(config.digest) { removeCorrupt(config.digest, name) }
       do {
         bytes = try await client.blobBytes(repository: repository, descriptor: config)
         try store.ingest(bytes: bytes, batch: batch)

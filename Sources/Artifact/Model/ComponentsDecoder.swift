@@ -38,9 +38,10 @@ enum ComponentsDecoder {
       return nil
     }
     // KubeKey skips a component whose version is blank (its own template can write
-    // `version: ""`); keep that meaning, but say so, since it may be an oversight.
+    // `version: ""`); keep that meaning, and say so (a note, not a warning: it is the
+    // documented opt-out, so `--strict` must not refuse it).
     if let field = fields["version"], isBlank(field.value) {
-      reader.warning(
+      reader.note(
         "\(path).version is empty; the component is not bundled",
         at: field.value.mark ?? field.key.mark)
       return nil
@@ -94,7 +95,7 @@ enum ComponentsDecoder {
       if version.hasPrefix("v") {
         reader.warning(
           "\(path).version '\(version)': \(kind.rawValue) versions are written without "
-            + "'v' (the download URL adds it); using '\(version.dropFirst())'",
+            + "'v' (the download URL adds it)", then: "using '\(version.dropFirst())'",
           at: fields["version"]?.value.mark)
       }
       let runtime = ContainerRuntime(
@@ -102,7 +103,7 @@ enum ComponentsDecoder {
         sha256: sums)
       if result.contains(where: { $0.type == runtime.type && $0.version == runtime.version }) {
         reader.warning(
-          "\(kind.rawValue) \(runtime.version) is listed twice; listed once",
+          "\(kind.rawValue) \(runtime.version) is listed twice", then: "listed once",
           at: item.mark)
         continue
       }

@@ -7,6 +7,8 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
   public enum Severity: String, Hashable, Sendable {
     /// The file is still usable; something looks wrong or was normalised.
     case warning
+    /// What an explicit setting does (never an error, also not under `--strict`).
+    case note
     /// The file cannot be used as written.
     case error
   }
@@ -36,7 +38,13 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
       place += ":\(line)"
       if let column { place += ":\(column)" }
     }
-    return "\(place): \(severity == .warning ? "warning: " : "")\(message)"
+    let label =
+      switch severity {
+      case .warning: "warning: "
+      case .note: "note: "
+      case .error: ""
+      }
+    return "\(place): \(label)\(message)"
   }
 }
 

@@ -56,7 +56,7 @@ extension KubeKeyManifest {
         manifest.name = name
       }
     } else if top["metadata"] == nil {
-      reader.warning("missing metadata.name; using 'sample'", at: root.mark)
+      reader.warning("missing metadata.name", then: "using 'sample'", at: root.mark)
     }
     guard let spec = top["spec"] else {
       reader.error("missing spec; a manifest needs at least spec.arches", at: root.mark)
@@ -139,7 +139,7 @@ private struct SpecDecoder {
     for (index, item) in items.enumerated() {
       guard let arch = reader.arch(item, path: "spec.arches[\(index)]") else { continue }
       if result.contains(arch) {
-        reader.warning("arch '\(arch)' is listed twice; listed once", at: item.mark)
+        reader.warning("arch '\(arch)' is listed twice", then: "listed once", at: item.mark)
         continue
       }
       result.append(arch)
@@ -264,14 +264,14 @@ private struct SpecDecoder {
       for binary in sums.keys where !kind.binaries.contains(binary) {
         reader.warning(
           "\(path).sha256.\(binary): a \(kind.rawValue) distribution has no \(binary) binary "
-            + "(it has \(kind.binaries.joined(separator: ", "))); the value is unused",
+            + "(it has \(kind.binaries.joined(separator: ", ")))", then: "the value is unused",
           at: binaryKeyMark(fields, binary))
       }
       let distribution = KubernetesDistribution(type: kind, version: version, sha256: sums)
       if let same = result.firstIndex(where: { $0.type == kind && $0.version == version }) {
         if result[same].sha256.isEmpty { result[same].sha256 = sums }
         reader.warning(
-          "\(kind.rawValue) \(version) is listed twice; listed once", at: item.mark)
+          "\(kind.rawValue) \(version) is listed twice", then: "listed once", at: item.mark)
         continue
       }
       result.append(distribution)
@@ -304,10 +304,9 @@ private struct SpecDecoder {
         let line = first.mark.map { " on line \($0.line)" } ?? ""
         let message =
           first.raw == raw
-          ? "duplicate image '\(raw)' (also\(line)); listed once"
-          : "duplicate image: '\(raw)' and '\(first.raw)'\(line) are both "
-            + "\(reference); listed once"
-        reader.warning(message, at: item.mark)
+          ? "duplicate image '\(raw)' (also\(line))"
+          : "duplicate image: '\(raw)' and '\(first.raw)'\(line) are both \(reference)"
+        reader.warning(message, then: "listed once", at: item.mark)
         continue
       }
       firstSeen[reference] = (raw, item.mark)

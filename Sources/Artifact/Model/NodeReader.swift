@@ -28,9 +28,18 @@ struct NodeReader {
     record(.error, message, line: mark?.line, column: mark?.column)
   }
 
-  /// A warning, or an error under `strict`.
-  mutating func warning(_ message: String, at mark: Mark?) {
-    record(strict ? .error : .warning, message, line: mark?.line, column: mark?.column)
+  /// A warning, or an error under `strict`. `consequence` says what kk does about it
+  /// ("it is ignored", "listed once"): true of a warning, false of an error, so it is left
+  /// out under `strict`.
+  mutating func warning(_ message: String, then consequence: String? = nil, at mark: Mark?) {
+    let text = strict ? message : message + (consequence.map { "; \($0)" } ?? "")
+    record(strict ? .error : .warning, text, line: mark?.line, column: mark?.column)
+  }
+
+  /// Information, never an error (also under `strict`): what the file asks for explicitly,
+  /// such as KubeKey's `version: ""` opt-out, said so the user sees its effect.
+  mutating func note(_ message: String, at mark: Mark?) {
+    record(.note, message, line: mark?.line, column: mark?.column)
   }
 
   /// Diagnostics in file order (whole-file problems first), stable for equal positions.
@@ -83,7 +92,7 @@ struct NodeReader {
         } else {
           message += " (known: \(known.joined(separator: ", ")))"
         }
-        warning(message + "; it is ignored", at: key.mark)
+        warning(message, then: "it is ignored", at: key.mark)
         continue
       }
       result[name] = (key, value)

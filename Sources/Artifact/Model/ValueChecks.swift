@@ -74,7 +74,7 @@ extension NodeReader {
       return nil
     }
     if arch.rawValue != value {
-      warning("arch '\(value)' is written '\(arch.rawValue)'; normalised", at: node.mark)
+      warning("arch '\(value)' is written '\(arch.rawValue)'", then: "normalised", at: node.mark)
     }
     return arch
   }
@@ -98,7 +98,7 @@ extension NodeReader {
       }
       if !arches.isEmpty && !arches.contains(arch) {
         warning(
-          "\(path).\(arch): '\(arch)' is not in spec.arches; the value is unused",
+          "\(path).\(arch): '\(arch)' is not in spec.arches", then: "the value is unused",
           at: key.mark)
       }
       result[arch] = digest
