@@ -45,7 +45,13 @@ final class ArchiveEntrySource: ByteSource, @unchecked Sendable {
     }
   }
 
-  deinit { inflated?.deallocate() }
+  /// Where the stored block headers between two blocks' data go (read over, not used).
+  private let blockHeader = UnsafeMutableRawBufferPointer.allocate(byteCount: 5, alignment: 1)
+
+  deinit {
+    inflated?.deallocate()
+    blockHeader.deallocate()
+  }
 
   func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
     let want = Int(min(Int64(buffer.count), entry.size - delivered))
@@ -66,22 +72,39 @@ final class ArchiveEntrySource: ByteSource, @unchecked Sendable {
         continue
       }
       if try isStored(span) {
-        let block = intoSpan / Int64(StoredMember.blockSize)
-        let intoBlock = intoSpan % Int64(StoredMember.blockSize)
-        let count = Int(
-          min(
-            Int64(buffer.count - filled),
-            min(Int64(StoredMember.blockSize) - intoBlock, span.data - intoSpan)))
+        // The blocks that fit, in one scattered read: each block's data into the buffer,
+        // the 5-byte header before the next block into `blockHeader` (one system call per
+        // buffer, not per 64 KiB block).
+        let blockSize = Int64(StoredMember.blockSize)
         let at =
-          span.offset + Int64(MemberLengths.headerSize) + block
-          * Int64(StoredMember.blockSize + 5) + 5 + intoBlock
-        let target = UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<filled + count])
-        guard try file.read(into: target, at: at) == count else {
+          span.offset + Int64(MemberLengths.headerSize) + (intoSpan / blockSize)
+          * (blockSize + 5) + 5 + intoSpan % blockSize
+        var parts: [UnsafeMutableRawBufferPointer] = []
+        var next = filled
+        var position = intoSpan
+        var fileBytes = 0
+        while next < buffer.count, position < span.data {
+          let intoBlock = position % blockSize
+          let count = Int(
+            min(Int64(buffer.count - next), min(blockSize - intoBlock, span.data - position)))
+          if !parts.isEmpty {
+            parts.append(blockHeader)
+            fileBytes += blockHeader.count
+          }
+          parts.append(UnsafeMutableRawBufferPointer(rebasing: buffer[next..<next + count]))
+          fileBytes += count
+          next += count
+          position += Int64(count)
+          // A block left unfinished ends the read; so does the buffer's end.
+          if (position % blockSize) != 0 && position < span.data { break }
+        }
+        guard try file.read(scattering: parts, at: at) == fileBytes else {
           throw .truncated(path: file.path, entry: entry.name)
         }
-        crc = UInt32(truncatingIfNeeded: libdeflate_crc32(crc, target.baseAddress, count))
-        filled += count
-        intoSpan += Int64(count)
+        crc = UInt32(
+          truncatingIfNeeded: libdeflate_crc32(crc, buffer.baseAddress! + filled, next - filled))
+        filled = next
+        intoSpan = position
       } else {
         let data = try inflate(span)
         let count = Int(min(Int64(buffer.count - filled), span.data - intoSpan))

@@ -224,6 +224,41 @@ final class ArchiveFile: @unchecked Sendable {
     return done
   }
 
+  /// Reads the file's bytes from `offset` on into `parts` in turn (one `preadv`, more only
+  /// after a short read); returns how many bytes were read in all (less at end of file).
+  /// Lets a reader skip the small headers between the data blocks of a stored gzip member
+  /// without a system call per block.
+  func read(scattering parts: [UnsafeMutableRawBufferPointer], at offset: Int64)
+    throws(ArchiveError) -> Int
+  {
+    let total = parts.reduce(0) { $0 + $1.count }
+    var vectors = parts.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
+    let first = vectors.withUnsafeMutableBufferPointer { list -> Int in
+      while true {
+        let n = preadv(fd, list.baseAddress, Int32(list.count), off_t(offset))
+        if n >= 0 || errno != EINTR { return n }
+      }
+    }
+    if first < 0 { throw .io(path: path, operation: "read", errno: errno) }
+    guard first < total else { return first }
+    // A short read (end of file, or a signal): the rest part by part.
+    var done = first
+    var skipped = 0
+    for part in parts {
+      if skipped + part.count <= first {
+        skipped += part.count
+        continue
+      }
+      let already = max(0, first - skipped)
+      skipped += part.count
+      let rest = UnsafeMutableRawBufferPointer(rebasing: part[already...])
+      let n = try read(into: rest, at: offset + Int64(done))
+      done += n
+      if n < rest.count { break }
+    }
+    return done
+  }
+
   func read(into bytes: inout [UInt8], at offset: Int64) throws(ArchiveError) -> Int {
     try bytes.withUnsafeMutableBytes { buffer in
       Result { () throws(ArchiveError) in try read(into: buffer, at: offset) }
