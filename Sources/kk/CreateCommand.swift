@@ -59,6 +59,19 @@ struct CreateManifestCommand: AsyncParsableCommand {
       throw ValidationError(
         "--name '\(name)' cannot contain '/' or control characters; use -f PATH to choose the file")
     }
+    // metadata.name is a Kubernetes object name (RFC 1123 subdomain), as KubeKey's are.
+    let allowed = name.allSatisfy {
+      $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == ".")
+    }
+    let edges = [name.first, name.last].allSatisfy {
+      $0.map { $0.isASCII && ($0.isLowercase || $0.isNumber) } ?? false
+    }
+    guard allowed, edges, name.count <= 253 else {
+      throw ValidationError(
+        "--name '\(name)' is not a Kubernetes object name (it is metadata.name): use lower-case "
+          + "letters, digits, '-' and '.', starting and ending with a letter or digit, e.g. "
+          + "prod-cluster")
+    }
     if withKubernetes == nil, arch != nil {
       throw ValidationError("--arch only applies with --with-kubernetes")
     }

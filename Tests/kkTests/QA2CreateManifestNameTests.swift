@@ -5,7 +5,7 @@ import Testing
 /// "a kk defect, please report it"; a name with '/' gave "cannot write manifest-a/b.yaml".
 /// Both are usage errors now, caught before anything is read or written.
 @Suite struct QA2CreateManifestNameTests {
-  @Test(arguments: ["", "  ", "a/b", "../up"])
+  @Test(arguments: ["", "  ", "a/b", "../up", "My Cluster", "-x", "prod_1"])
   func badNamesAreUsageErrors(name: String) async throws {
     let result = try await KKBinary.run([
       "create", "manifest", "--with-kubernetes", "v1.23.17", "--name", name,
