@@ -131,4 +131,8 @@ public enum AnnotationKey {
   public static let arch = "io.kubekey.arch"
   /// KubeKey work-dir path of a file: `kube/v1.22.12/amd64/kubeadm`.
   public static let path = "io.kubekey.path"
+  /// On the `<ref>-<arch>` entries `kk artifact import` adds for Go KubeKey: the image whose
+  /// platform manifest the entry names. Such an entry is a view of that image, not an image
+  /// to push (an image the user listed as `...:v1-amd64` has no such annotation).
+  public static let platformOf = "io.kubekey.platform-of"
 }

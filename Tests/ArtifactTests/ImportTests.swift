@@ -27,6 +27,8 @@ struct ImportTests {
           $0.annotation(AnnotationKey.refName) == "\(image.ref)-\(label)"
         }
         #expect(entry?.digest == manifest.digest, "\(image.ref)-\(label)")
+        // Marked as a view of the image, so that kk's push does not push it on its own.
+        #expect(entry?.annotation(AnnotationKey.platformOf) == image.ref)
       }
     }
     #expect(report.archEntries.count == fixture.images.images.count * 2)
@@ -57,6 +59,28 @@ struct ImportTests {
     #expect(again.alreadyImported)
     #expect(again.indexDigest == report.indexDigest)
     #expect(seconds < 0.5, "re-import took \(seconds) s")
+  }
+
+  /// An artifact that names a per-arch tag itself (`<ref>-amd64`, as calico's are listed):
+  /// import keeps that image's entry and adds no view of the same name beside it.
+  @Test func aPerArchImageOfTheArtifactIsNotShadowedByAView() async throws {
+    let fixture = try await ImportFixture(filePaths: [])
+    let image = try #require(fixture.images.images.first)
+    let amd64 = try #require(image.manifests.first { $0.platform.architecture == "amd64" })
+    let name = "\(image.ref)-amd64"
+    var entry = Descriptor(
+      mediaType: MediaType.ociManifest, digest: amd64.digest,
+      size: try #require(fixture.store.size(of: amd64.digest)))
+    entry.annotations = [AnnotationKey.refName: name]
+    try fixture.store.putEntry(entry)
+    let archive = try fixture.pack("a.tar")
+    let dir = fixture.scratch.path + "/kubekey"
+    _ = try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    let index = try BlobStore.open(at: dir + "/images").readIndex()
+    let named = index.manifests.filter { $0.annotation(AnnotationKey.refName) == name }
+    #expect(named.count == 1)
+    #expect(named.first?.annotation(AnnotationKey.platformOf) == nil)
+    #expect(named.first?.digest == amd64.digest)
   }
 
   @Test func systemTarOfLayoutInTarOrderImportsTheSame() async throws {

@@ -135,4 +135,39 @@ struct PushPlanTests {
     }
     #expect(missing.count == 1)
   }
+
+  /// A multi-arch tag and a per-arch tag of the same image (calico's `v3.27.4` and
+  /// `v3.27.4-amd64`, both listed in a manifest): the second names a platform manifest of
+  /// the first, and is still an image to push (it used to be skipped silently, exit 0).
+  /// Only the views `kk artifact import` adds, annotated `platform-of`, are skipped.
+  @Test func aPerArchTagOfAnotherImageIsPushedButImportViewsAreNot() throws {
+    let config = Descriptor(mediaType: MediaType.ociConfig, bytes: Array("{}".utf8))
+    let amd64 = try ManifestBytes(encoding: ImageManifest(config: config, layers: []))
+    var child = amd64.descriptor
+    child.platform = Platform(os: "linux", architecture: "amd64")
+    let index = try ManifestBytes(encoding: ImageIndex(manifests: [child]))
+    var multi = index.descriptor
+    multi.annotations = [AnnotationKey.refName: "docker.io/calico/node:v3.27.4"]
+    var perArch = amd64.descriptor
+    perArch.annotations = [AnnotationKey.refName: "docker.io/calico/node:v3.27.4-amd64"]
+    var view = amd64.descriptor
+    view.annotations = [
+      AnnotationKey.refName: "docker.io/calico/node:v3.27.4-amd64",
+      AnnotationKey.platformOf: "docker.io/calico/node:v3.27.4",
+    ]
+    let manifests = [amd64.digest: amd64.bytes, index.digest: index.bytes]
+    let registry = ClusterRegistryConfig(privateRegistry: .init(host: "r.local"))
+    func planned(_ entries: [Descriptor]) throws -> [String] {
+      let outcome = try PushPlanner.plan(
+        indexJSON: try CanonicalJSON.encode(ImageIndex(manifests: entries)),
+        manifest: { manifests[$0] }, target: { try registry.pushTarget(for: $0) })
+      guard case .complete(let plan) = outcome else { throw PushError.source("incomplete") }
+      return targets(plan)
+    }
+    #expect(
+      try planned([multi, perArch]) == [
+        "r.local/calico/node:v3.27.4", "r.local/calico/node:v3.27.4-amd64",
+      ])
+    #expect(try planned([multi, view]) == ["r.local/calico/node:v3.27.4"])
+  }
 }

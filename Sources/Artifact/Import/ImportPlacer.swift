@@ -34,6 +34,9 @@ struct ImportPlacer {
     var imageBlobs: [Digest] = []
     var imageBlobSet: Set<Digest> = []
     var fileEntries: [Descriptor] = []
+    // An image the artifact itself names `<ref>-<arch>` (calico's per-arch tags listed in
+    // the manifest) keeps its entry; no view entry of the same name is added beside it.
+    let named = Set(index.manifests.compactMap { $0.annotation(AnnotationKey.refName) })
     for entry in index.manifests {
       if entry.annotation(AnnotationKey.path) != nil {
         fileEntries.append(entry)
@@ -48,8 +51,10 @@ struct ImportPlacer {
       for (arch, manifest) in try platformManifests(of: entry, owner: name) {
         var perArch = manifest
         let reference = Self.archReference(name, arch: arch)
+        if named.contains(reference) { continue }
         perArch.annotations = [
           AnnotationKey.refName: reference, AnnotationKey.containerdImageName: reference,
+          AnnotationKey.platformOf: name,
         ]
         archEntries.append(perArch)
         placed.archEntries.append(reference)

@@ -92,20 +92,17 @@ public enum PushPlanner {
     }
     var waiting: Set<Digest> = []
     var closures: [Digest: (manifests: [Descriptor], blobs: [Descriptor])] = [:]
-    var childOfIndex: Set<Digest> = []
     for entry in candidates where closures[entry.digest] == nil {
-      let closure = try walk(entry, manifest: manifest, waiting: &waiting)
-      closures[entry.digest] = closure
-      for child in closure.manifests where child.digest != entry.digest {
-        childOfIndex.insert(child.digest)
-      }
+      closures[entry.digest] = try walk(entry, manifest: manifest, waiting: &waiting)
     }
     if !waiting.isEmpty { return .waiting(waiting) }
     var images: [PlannedImage] = []
     var unmatched = Set(patterns)
     for entry in candidates {
-      // `<ref>-<arch>` entries (an imported work dir) point inside another image: skip them.
-      if childOfIndex.contains(entry.digest) { continue }
+      // The `<ref>-<arch>` views `kk artifact import` adds for Go KubeKey are not images of
+      // their own. An image that is also another's platform manifest (`calico/node:v3.27.4`
+      // and `calico/node:v3.27.4-amd64`, both in the manifest) is pushed under each name.
+      if entry.annotation(AnnotationKey.platformOf) != nil { continue }
       let name = entry.annotation(AnnotationKey.refName) ?? ""
       // `skopeo copy ... oci:DIR:v1.0` names the entry by its tag alone; reading that as the
       // image `docker.io/library/v1.0:latest` is never what the user meant.
