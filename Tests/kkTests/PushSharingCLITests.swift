@@ -53,6 +53,19 @@ import Testing
       #expect(!push.stderr.contains("docker.io/library/app:v1"), "\(push.stderr)")
       let raw = try await registry.rawManifest("library/app:v1")
       #expect(SHA256Hasher.digest([UInt8](raw)) == image.digest)
+      // The same push again: every blob is in library/app already; the refused repository
+      // must still fail alone (QA: a re-push failed library/app too, with the refusal of a
+      // blob it already had).
+      for _ in 0..<2 {
+        let again = try await KKBinary.run([
+          "artifact", "images", "push", "--images-dir", images.layout, "--registry",
+          registry.host, "--dest-tls-verify=false", "--dest-creds",
+          "\(credentials.username):\(credentials.password)", "--continue-on-error",
+        ])
+        #expect(again.exitCode == 2, "\(again)")
+        #expect(again.stdout.contains("1 pushed, 1 failed"), "\(again.stdout)")
+        #expect(!again.stderr.contains("docker.io/library/app:v1"), "\(again.stderr)")
+      }
     }
   }
 

@@ -138,7 +138,13 @@ public final class ImagePusher: Sendable {
       }
     }
     guard let first else {
-      ledger.fail(blob.digest, refusal ?? "blob \(blob.digest): no repository took it")
+      if from != nil {
+        // The repositories that still lacked it refused the account (their images fail
+        // with that reason); those that have it are served: not a failure of the blob.
+        blobDone(blob.digest)
+      } else {
+        ledger.fail(blob.digest, refusal ?? "blob \(blob.digest): no repository took it")
+      }
       return
     }
     let source = from ?? first
