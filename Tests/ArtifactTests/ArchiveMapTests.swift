@@ -91,6 +91,41 @@ import Testing
     }
   }
 
+  /// A copy cut short is named when the archive is mapped, before anything reads an entry:
+  /// a push used to upload every blob before the cut and fail only at the cut entry.
+  @Test("an archive cut inside an entry's data fails the map, naming the entry")
+  func truncatedArchiveFailsTheMap() throws {
+    let dir = try ScratchDir()
+    for name in ["a.tar.gz", "a.tar"] {
+      let path = dir.path + "/" + name
+      try Self.write(path)
+      let whole = try dir.read(name)
+      let map = try #require(try ArchiveMap.map(path: path))
+      guard case .members(let spans) = map.entries["blobs/sha256/layer"]?.placement ?? .inline([]),
+        let span = spans.first
+      else {
+        // A plain tar keeps its data in place: cut in the middle of the layer's bytes.
+        guard case .contiguous(let offset) = map.entries["blobs/sha256/layer"]?.placement else {
+          Issue.record("\(name): layer not mapped")
+          continue
+        }
+        let cut = dir.path + "/cut-" + name
+        try Data(whole[..<Int(offset + 1000)]).write(to: URL(fileURLWithPath: cut))
+        let error = #expect(throws: ArchiveError.self) { _ = try ArchiveMap.map(path: cut) }
+        #expect("\(String(describing: error))".contains("blobs/sha256/layer"))
+        continue
+      }
+      // Inside the layer's member, and right after it (at a member boundary).
+      for end in [span.offset + 1000, span.offset + span.member] {
+        let cut = dir.path + "/cut-\(end)-" + name
+        try Data(whole[..<Int(end)]).write(to: URL(fileURLWithPath: cut))
+        let error = #expect(throws: ArchiveError.self) { _ = try ArchiveMap.map(path: cut) }
+        #expect(
+          "\(String(describing: error))".contains("truncated"), "\(String(describing: error))")
+      }
+    }
+  }
+
   @Test("a flipped byte inside a stored member fails its reader, naming the entry")
   func damagedStoredMemberIsCaught() throws {
     let dir = try ScratchDir()

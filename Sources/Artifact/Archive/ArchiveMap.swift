@@ -62,7 +62,9 @@ public struct ArchiveMap: Sendable {
   public static let defaultInlineLimit = 64 << 20
 
   /// Maps `path`, or returns nil when it is not an archive that can be mapped (see the type's
-  /// documentation). Throws only when the file cannot be read.
+  /// documentation). Throws when the file cannot be read, and when it ends inside an entry's
+  /// data (a copy cut short): a reader would otherwise find out only at that entry, after
+  /// pushing or unpacking everything before it.
   public static func map(path: String, inlineLimit: Int = defaultInlineLimit)
     throws(ArchiveError) -> ArchiveMap?
   {
@@ -104,14 +106,19 @@ public struct ArchiveMap: Sendable {
       input.deallocate()
       output.deallocate()
     }
+    var sawDataMember = false
     while offset < file.size && !walker.ended {
       let n = try file.read(into: &header, at: offset)
       guard n >= 10, header[0] == 0x1f, header[1] == 0x8b else { return false }
       if let lengths = header.withUnsafeBytes({ MemberLengths.parse($0) }) {
+        if offset + lengths.member > file.size, let entry = walker.currentEntry {
+          throw .truncated(path: file.path, entry: entry)
+        }
         guard offset + lengths.member <= file.size,
           walker.member(MemberSpan(offset: offset, member: lengths.member, data: lengths.data))
         else { return false }
         offset += lengths.member
+        sawDataMember = true
         continue
       }
       guard
@@ -122,6 +129,11 @@ public struct ArchiveMap: Sendable {
       else { return false }
       offset += consumed
       inflated += produced
+    }
+    // An archive kk wrote (it has data members) that ends between two members, before the
+    // tar's end: cut short at a member boundary.
+    if sawDataMember && !walker.ended {
+      throw .truncated(path: file.path, entry: walker.names.last ?? "(the first entry)")
     }
     return true
   }
@@ -169,8 +181,10 @@ public struct ArchiveMap: Sendable {
       offset += Int64(block.count)
       guard block.withUnsafeBytes({ walker.feed($0) }) else { return false }
       if walker.dataSize != nil {
-        guard let skip = walker.contiguous(at: offset), offset + skip <= file.size else {
-          return false
+        let entry = walker.currentEntry
+        guard let skip = walker.contiguous(at: offset) else { return false }
+        if offset + skip > file.size, let entry {
+          throw .truncated(path: file.path, entry: entry)
         }
         offset += skip
       }

@@ -47,6 +47,11 @@ struct TarWalker {
 
   var ended: Bool { if case .end = state { return true } else { return false } }
 
+  /// The entry whose data is being read, if any: the one a file cut short ends inside.
+  var currentEntry: String? {
+    if case .data(let data) = state { return data.name } else { return nil }
+  }
+
   /// Whether a regular entry's data is next (for a plain tar, whose data is not fed).
   var dataSize: Int64? {
     if case .data(let data) = state { return data.remaining } else { return nil }
