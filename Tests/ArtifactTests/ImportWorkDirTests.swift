@@ -149,3 +149,48 @@ struct ImportWorkDirTests {
     #expect(!FileManager.default.fileExists(atPath: other))
   }
 }
+
+/// An import of another artifact that fails while placing must not leave the earlier
+/// import's stamp (QA, HIGH): with it, importing the earlier artifact again said "already
+/// imported" while `DIR/images` listed the other artifact's images, and a later
+/// `push --images-dir` pushed the wrong bundle. A SIGINT or SIGTERM at that point leaves the
+/// directory in the same state, since the signal handler only removes the staging store.
+@Suite("ArtifactImporter: stamp")
+struct ImportStampTests {
+  /// The image names `DIR/images/index.json` lists.
+  func placedImages(_ dir: String) throws -> Set<String> {
+    let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/images/index.json"))
+    let index = try JSONDecoder().decode(ImageIndex.self, from: data)
+    return Set(index.manifests.compactMap { $0.annotation(AnnotationKey.refName) })
+  }
+
+  @Test func aPlacementThatFailsLeavesNoStampAndTheEarlierArtifactIsPlacedAgain() async throws {
+    let fixture = try await ImportFixture(filePaths: ["manifest.yaml"])
+    let archiveA = try fixture.pack("a.tar")
+    let dir = fixture.scratch.path + "/kubekey"
+    _ = try ArtifactImporter.importArtifact(archive: archiveA, into: dir)
+    let imagesA = try placedImages(dir)
+    let stampA = try #require(ArtifactImporter.readStamp(dir))
+
+    // B: one image fewer, and a file whose name is longer than NAME_MAX. Nothing in DIR
+    // blocks it, so planning passes; its rename fails (ENAMETOOLONG) after `images/` is B's.
+    try ImportFixture.addFile(
+      to: fixture.store, path: "kube/" + String(repeating: "x", count: 300), bytes: [1, 2, 3])
+    var index = try JSONDecoder().decode(ImageIndex.self, from: Data(try fixture.indexJSON()))
+    let dropped = try #require(
+      index.manifests.firstIndex { $0.annotation(AnnotationKey.path) == nil })
+    index.manifests.remove(at: dropped)
+    let archiveB = try fixture.pack("b.tar", indexJSON: Array(try JSONEncoder().encode(index)))
+    #expect(throws: ImportError.self) {
+      try ArtifactImporter.importArtifact(archive: archiveB, into: dir)
+    }
+    let imagesB = try placedImages(dir)
+    try #require(imagesB != imagesA, "B failed before placing; the test no longer covers placing")
+
+    #expect(ArtifactImporter.readStamp(dir) == nil, "A's stamp is left beside B's images/")
+    let again = try ArtifactImporter.importArtifact(archive: archiveA, into: dir)
+    #expect(!again.alreadyImported)
+    #expect(try placedImages(dir) == imagesA)
+    #expect(ArtifactImporter.readStamp(dir) == stampA)
+  }
+}

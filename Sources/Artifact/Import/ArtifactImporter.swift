@@ -67,7 +67,8 @@ public enum ArtifactImporter {
   /// What to remove when an import into `directory` is killed by a signal, decided before it
   /// starts: the outermost directory the import would create (all of it is the import's),
   /// else its staging store. Files already placed in an existing directory are whole (each
-  /// was renamed into place) and stay; without the stamp the next import places them again.
+  /// was renamed into place) and stay; placing removed the stamp first, so the next import
+  /// places them again.
   public static func discardOnInterrupt(directory: String) -> [String] {
     if let outermost = missingAncestors(of: directory).first { return [outermost] }
     return [directory + "/" + stagingName]
@@ -269,6 +270,25 @@ public enum ArtifactImporter {
     }
     let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     return try? Digest(parsing: text)
+  }
+
+  /// Removes the stamp, durably (unlink, then fsync of DIR), before the import changes
+  /// anything placed in DIR. Why: the stamp says "DIR holds this artifact"; an import that
+  /// does not finish (a failure, SIGINT/SIGTERM, a crash) must leave none beside a half-
+  /// replaced `images/` or files, or importing the stamped artifact again finds "nothing to
+  /// do" and keeps the other artifact's layout (QA: `push --images-dir` pushed it).
+  static func removeStamp(_ directory: String) throws(ImportError) {
+    let path = directory + "/" + stampName
+    guard unlink(path) == 0 || errno == ENOENT else {
+      throw .io(path: path, operation: "remove", errno: errno)
+    }
+    let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { throw .io(path: directory, operation: "open directory", errno: errno) }
+    defer { close(fd) }
+    // EINVAL: a file system that cannot sync a directory; the unlink is all it offers.
+    guard fsync(fd) == 0 || errno == EINVAL else {
+      throw .io(path: directory, operation: "sync", errno: errno)
+    }
   }
 
   static func writeStamp(_ directory: String, _ digest: Digest) throws(ImportError) {

@@ -26,7 +26,8 @@ struct ImportPlacer {
   }
 
   /// Plans everything first (reads only: closures, per-arch entries, file targets), so any
-  /// refusal comes before the first write; then places `images/` and the files.
+  /// refusal comes before the first write; then removes the stamp and places `images/` and
+  /// the files.
   func place(index: ImageIndex) throws(ImportError) -> Placed {
     var placed = Placed()
     var entries: [Descriptor] = []
@@ -66,6 +67,9 @@ struct ImportPlacer {
     // that blobs land in real directories; blobs of an earlier import that the new index no
     // longer reaches go once it is written (QA F15), so `verify` and `push --images-dir` see
     // no orphans. The work dir is the import's own; no other writer shares it.
+    // The earlier import's stamp goes before the first change here, the new one is written
+    // only after everything is placed: an import stopped in between leaves no stamp.
+    try ArtifactImporter.removeStamp(directory)
     let imagesPath = directory + "/images"
     try ImportImagesDirectory.removeForeign(in: imagesPath)
     let images: BlobStore
