@@ -327,11 +327,41 @@ public final class ImagePusher: Sendable {
           ledger.update { $0.manifestsPresent += 1 }
           return false
         }
-        try await client.pushManifest(
-          repository: image.repository, reference: reference, bytes: bytes,
+        try await Self.pushManifestRetryingUnknownBlobs(
+          client, repository: image.repository, reference: reference, bytes: bytes,
           mediaType: descriptor.mediaType)
         ledger.update { $0.manifestsPushed += 1 }
         return true
+      }
+    }
+  }
+
+  /// A manifest PUT refused with `MANIFEST_BLOB_UNKNOWN` although its blobs were just
+  /// confirmed: another push (the same artifact pushed twice at once) was committing the same
+  /// blob, and docker-registry rewrites the repository's link file non-atomically. A moment
+  /// later the link is back; two more tries, then an error saying what probably happened.
+  static func pushManifestRetryingUnknownBlobs(
+    _ client: RegistryClient, repository: String, reference: String, bytes: [UInt8],
+    mediaType: String
+  ) async throws {
+    var attempt = 0
+    while true {
+      attempt += 1
+      do {
+        try await client.pushManifest(
+          repository: repository, reference: reference, bytes: bytes, mediaType: mediaType)
+        return
+      } catch {
+        guard case .registry(_, "PUT", _, 400, let errors) = error,
+          errors.contains(where: { $0.code == "MANIFEST_BLOB_UNKNOWN" })
+        else { throw error }
+        guard attempt < 3 else {
+          throw PushError.source(
+            "\(client.host) refused the manifest \(repository):\(reference) naming blobs it "
+              + "had just confirmed (MANIFEST_BLOB_UNKNOWN); another push into \(repository) was "
+              + "probably writing the same blobs at that moment: run the command again")
+        }
+        try? await Task.sleep(nanoseconds: UInt64(attempt) * 500_000_000)
       }
     }
   }
