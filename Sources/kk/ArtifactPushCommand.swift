@@ -129,11 +129,15 @@ struct ArtifactPushCommand: AsyncParsableCommand {
             makePusher: { _ in throw PushError.source("unreachable") }, dryRun: true
           ).plan
           if harbor { projects = try await ensureProjects(planned, client: client) }
-          if dryRun { return printDryRun(planned, projects) }
+          if dryRun {
+            Self.warnUnmatched(planned)
+            return printDryRun(planned, projects)
+          }
         }
         let result = try await ImagePusher.pushArchive(
           path: artifact, target: mapping, patterns: images, log: log,
           makePusher: { plan in
+            Self.warnUnmatched(plan)
             // A registry that is down, a wrong port, TLS or credentials: one error before
             // the first blob, after the local mistakes (the plan's) are ruled out.
             if !plan.images.isEmpty { try await client.checkReachable() }
@@ -155,6 +159,7 @@ struct ArtifactPushCommand: AsyncParsableCommand {
           throw PushError.source("\(store.root): manifests are missing (run kk artifact verify)")
         }
         plan = complete
+        Self.warnUnmatched(plan)
         if harbor { projects = try await ensureProjects(plan, client: client) }
         if dryRun { return printDryRun(plan, projects) }
         if !plan.images.isEmpty { try await client.checkReachable() }
@@ -188,6 +193,13 @@ struct ArtifactPushCommand: AsyncParsableCommand {
     }
     // 2 is partial success: with nothing pushed, --continue-on-error still failed.
     if failed { throw continueOnError && somePushed ? ExitCode(2) : ExitCode.failure }
+  }
+
+  /// One warning per `--image` pattern that matched nothing while others did.
+  static func warnUnmatched(_ plan: PushPlan) {
+    for pattern in plan.unmatchedPatterns {
+      Output.warning("--image '\(pattern)' matches no image of the artifact; is it misspelt?")
+    }
   }
 
   /// Creates the Harbor projects the plan's images land in (with `--dry-run`, only checks).

@@ -124,6 +124,14 @@ struct PushPlanTests {
     #expect(throws: PushError.self) { try plan(refs, patterns: ["nothing/*"]) }
   }
 
+  /// A typo among several `--image` patterns used to go unnoticed (the others matched);
+  /// the plan now names it for the command to warn about.
+  @Test func aPatternThatMatchesNothingAmongOthersIsReported() throws {
+    let plan = try plan(["docker.io/a/b:1", "docker.io/c/d:2"], patterns: ["*a/b*", "zzz"])
+    #expect(targets(plan) == ["dockerhub.kubekey.local/a/b:1"])
+    #expect(plan.unmatchedPatterns == ["zzz"])
+  }
+
   @Test func missingManifestLeavesThePlanWaiting() throws {
     let (index, _) = try layout(["docker.io/a/b:1"])
     let outcome = try PushPlanner.plan(

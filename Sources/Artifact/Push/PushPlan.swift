@@ -31,6 +31,9 @@ public struct PlannedImage: Sendable {
 /// refused when two images would land on one target.
 public struct PushPlan: Sendable {
   public var images: [PlannedImage]
+  /// `--image` patterns that matched nothing while others did (a typo among several): the
+  /// command warns about each; when none matched, planning fails instead.
+  public var unmatchedPatterns: [String] = []
 
   /// Distinct blobs with the repositories that need them, in first-use order: the first
   /// repository gets the upload, the others a cross-repository mount.
@@ -148,7 +151,9 @@ public enum PushPlanner {
     }
     if !unmatched.isEmpty && images.isEmpty { throw .noImageMatched(patterns: patterns) }
     try checkConflicts(images)
-    return .complete(PushPlan(images: images))
+    var plan = PushPlan(images: images)
+    plan.unmatchedPatterns = patterns.filter { unmatched.contains($0) }
+    return .complete(plan)
   }
 
   /// Two images may share a target repository but not a target tag, unless they are the
