@@ -41,7 +41,8 @@ struct RegistryAccessFlags {
   /// A TLS failure then names this command's flags for that side.
   func apply(to options: inout RegistryOptions, side: String) throws {
     options.tlsAdvice =
-      "pass its CA with \(Self.flag("cert-dir", side: side)) DIR (a directory with ca.crt), or "
+      "pass its CA with \(Self.flag("cert-dir", side: side)) DIR (a directory with ca.crt, and "
+      + "client.cert/client.key for a registry that requires a client certificate), or "
       + "\(Self.flag("tls-verify", side: side))=false if you trust the network or it speaks "
       + "plain HTTP"
     if let creds {

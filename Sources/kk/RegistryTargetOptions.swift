@@ -135,7 +135,8 @@ struct RegistryTargetOptions: ParsableArguments {
       .apply(to: &options, side: "dest")
     // The config's words too: most pushes take the registry's TLS settings from -f.
     options.tlsAdvice =
-      "set certsPath (a directory with ca.crt) or plainHTTP: true / skipTLSVerify: true under "
+      "set certsPath (a directory with ca.crt, and client.cert/client.key for a registry that "
+      + "requires a client certificate) or plainHTTP: true / skipTLSVerify: true under "
       + "spec.registry.auths.\"\(host)\", or pass --dest-cert-dir DIR / --dest-tls-verify=false"
     try options.resolveCredentials(for: host)
     return options

@@ -58,7 +58,8 @@ struct ImageCLITests {
       // The failing side is the source: its flags, not the destination's or a config's.
       #expect(
         noCA.stderr.contains(
-          "pass its CA with --src-cert-dir DIR (a directory with ca.crt), or "
+          "pass its CA with --src-cert-dir DIR (a directory with ca.crt, and client.cert/"
+            + "client.key for a registry that requires a client certificate), or "
             + "--src-tls-verify=false"), "\(noCA.stderr)")
       #expect(!noCA.stderr.contains("--dest-") && !noCA.stderr.contains("certsPath"))
       let inspectNoCA = try await KKBinary.run(["image", "inspect", source, "--creds", creds])

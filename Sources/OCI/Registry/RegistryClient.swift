@@ -152,6 +152,15 @@ public final class RegistryClient: Sendable {
     }
   }
 
+  /// What curl reports when a TLS server drops the connection just after the handshake
+  /// (TLS 1.3 servers refuse a missing or untrusted client certificate only then): the
+  /// first write or the peer lookup fails on a closed socket.
+  static func looksLikeClientCertificateRefusal(_ message: String) -> Bool {
+    message.contains("getpeername() failed") || message.contains("SSL_write: Broken pipe")
+      || message.contains("alert certificate required") || message.contains("alert unknown ca")
+      || message.contains("alert bad certificate")
+  }
+
   /// Tries of one request that timed out: one retry at most. A connection cut is usually a
   /// moment's trouble; a registry that let a whole stall timeout pass without a byte is
   /// usually hung, and five tries of a minute each per blob looked like a push hung for ever.
@@ -172,6 +181,18 @@ public final class RegistryClient: Sendable {
         case .tlsVerification:
           throw .tlsVerification(host: host, detail: error.message, advice: options.tlsAdvice)
         case .tls: throw .tls(host: host, detail: error.message, advice: options.tlsAdvice)
+        case .connection
+        where request.url.hasPrefix("https://")
+          && Self.looksLikeClientCertificateRefusal(error.message):
+          // Not a network problem: retrying only repeats the refusal.
+          let what =
+            options.tls.clientCertPEM == nil && options.tls.clientCertFile == nil
+            ? "the registry closed the connection right after the TLS handshake, as one that "
+              + "requires a client certificate (mutual TLS) does, and kk has none for it"
+            : "the registry closed the connection right after the TLS handshake: it did not "
+              + "accept the client certificate (not signed by a CA it trusts, or expired)"
+          throw .tls(
+            host: host, detail: "\(what); curl: \(error.message)", advice: options.tlsAdvice)
         case .connection:
           if retries, attempt < options.retry.attempts {
             try await pause(options.retry.delay(afterAttempt: attempt, retryAfter: nil))
