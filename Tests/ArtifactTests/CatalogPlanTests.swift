@@ -136,6 +136,32 @@ struct CatalogPlanTests {
     #expect(!none.files.contains { ["registry", "harbor", "compose"].contains($0.component) })
   }
 
+  @Test("harbor is amd64 only upstream: arm64 gets a warning, not a download that cannot verify")
+  func harborAmd64Only() throws {
+    let plan = try catalogPlan(
+      """
+        arches: [amd64, arm64]
+        components:
+          harbor: {version: v2.10.2}
+          docker-compose: {version: v2.26.1}
+      """)
+    #expect(plan.file("harbor", .amd64) != nil)
+    #expect(plan.file("harbor", .arm64) == nil, "the arm64 entry would fetch the amd64 file")
+    #expect(plan.file("compose", .arm64) != nil, "compose has arm64 builds")
+    #expect(plan.warnings == ["harbor v2.10.2 has no arm64 build upstream; bundled for amd64 only"])
+    #expect(
+      plan.dryRunText().contains(
+        "# warning: harbor v2.10.2 has no arm64 build upstream; bundled for amd64 only\n"))
+
+    let armOnly = try catalogPlan(
+      "  arches: [arm64]\n  components:\n    harbor: {version: v2.10.2}\n")
+    #expect(armOnly.files.isEmpty)
+    #expect(
+      armOnly.warnings == [
+        "harbor v2.10.2 has no arm64 build upstream; not bundled (upstream builds it for amd64 only)"
+      ])
+  }
+
   @Test("defaults fill tools the manifest leaves out, and say so")
   func defaults() throws {
     let plan = try catalogPlan(

@@ -23,7 +23,8 @@ import OCI
 ///
 /// Arches other than amd64 and arm64 (which KubeKey's table covers) get a component file
 /// only when the manifest pins its sha256; otherwise they get images only, and the plan says
-/// so in ``ExportPlan/notes``. ISOs follow their own rule on every arch: a `localPath` needs
+/// so in ``ExportPlan/notes``. A component upstream builds for some arches only (Harbor:
+/// amd64) is planned for those, with a warning for the others (``ExportPlan/warnings``). ISOs follow their own rule on every arch: a `localPath` needs
 /// no checksum (the user vouches for the file), a `url` needs `repository.iso.checksum`.
 ///
 /// A component the manifest leaves out is implied at its ``CatalogDefaults`` version (see
@@ -57,12 +58,17 @@ public struct Catalog: Sendable {
     var missing: [MissingChecksum] = []
     var unusable: [String] = []
     var notes = wanted.notes
+    var warnings: [String] = []
     for arch in manifest.arches {
       var skipped: [String] = []
       var seen: Set<String> = []
       for request in wanted.items {
         let version = request.version
         guard seen.insert("\(request.component.id) \(version)").inserted else { continue }
+        if let built = request.component.upstreamArches, !built.contains(arch) {
+          warnings.append(Self.noUpstreamBuild(request, arch: arch, arches: manifest.arches))
+          continue
+        }
         let pinned = request.pinned[arch]
         if !Self.tableArches.contains(arch) && pinned == nil {
           skipped.append("\(request.component.id) \(version)")
@@ -98,7 +104,21 @@ public struct Catalog: Sendable {
     guard unusable.isEmpty else { throw .unusableLocalFiles(unusable) }
     guard missing.isEmpty else { throw .missingChecksums(missing) }
     return ExportPlan(
-      files: files, images: manifest.images, arches: manifest.arches, notes: notes)
+      files: files, images: manifest.images, arches: manifest.arches, notes: notes,
+      warnings: warnings)
+  }
+
+  /// `harbor v2.10.2 has no arm64 build upstream; bundled for amd64 only`: said instead of
+  /// planning a download that could only fetch another arch's file and fail its checksum.
+  static func noUpstreamBuild(_ request: Request, arch: Arch, arches: [Arch]) -> String {
+    let built = request.component.upstreamArches ?? []
+    let kept = arches.filter { built.contains($0) }.map(\.rawValue)
+    let what = "\(request.component.id) \(request.version) has no \(arch) build upstream"
+    if kept.isEmpty {
+      let exists = built.map(\.rawValue).sorted().joined(separator: ", ")
+      return "\(what); not bundled (upstream builds it for \(exists) only)"
+    }
+    return "\(what); bundled for \(kept.joined(separator: ", ")) only"
   }
 
   /// One component version to plan for every arch.

@@ -17,12 +17,19 @@ public struct ExportPlan: Hashable, Sendable {
   /// Things the user may want to know but that do not stop the export: files left out for
   /// arches without checksums, versions implied by defaults.
   public var notes: [String]
+  /// Files the manifest asks for that cannot be bundled for some arch (Harbor has no arm64
+  /// build): the export warns about each rather than fetch a file that can never verify.
+  public var warnings: [String]
 
-  public init(files: [FilePlan], images: [Reference], arches: [Arch], notes: [String] = []) {
+  public init(
+    files: [FilePlan], images: [Reference], arches: [Arch], notes: [String] = [],
+    warnings: [String] = []
+  ) {
     self.files = files
     self.images = images
     self.arches = arches
     self.notes = notes
+    self.warnings = warnings
   }
 }
 

@@ -102,13 +102,17 @@ public struct ArtifactExporter: Sendable {
     let batch = store.makeBatch()
     // The file plan first: a version without a checksum is refused before any download.
     var files: [FilePlan] = []
+    var planWarnings: [String] = []
     if let catalog {
       do {
-        files = try catalog.plan(manifest, locator: locator).files
+        let filePlan = try catalog.plan(manifest, locator: locator)
+        files = filePlan.files
+        planWarnings = filePlan.warnings
       } catch {
         throw .invalidInput("\(error)")
       }
     }
+    for warning in planWarnings { events(.warning(warning)) }
     let sessions = try RegistrySessions(
       hosts: Set(manifest.images.map(\.registry)), auths: manifest.registry, options: options)
 
@@ -125,6 +129,7 @@ public struct ArtifactExporter: Sendable {
       warnings.append("\(reference) has none of the requested platforms; left out")
     }
     for warning in warnings { events(.warning(warning)) }
+    warnings = planWarnings + warnings
     if images.isEmpty && files.isEmpty {
       // An artifact holding only the manifest YAML is never what was meant.
       let platformList = platforms.map(\.description).joined(separator: ", ")
