@@ -282,6 +282,27 @@ struct CatalogPlanTests {
     #expect(remote.artifactType == MediaType.kubekeyISO && remote.alreadyCompressed)
   }
 
+  @Test("an ISO url without checksum is planned unverified, placed at the url")
+  func isoURLWithoutChecksum() throws {
+    let plan = try catalogPlan(
+      """
+        arches: [amd64]
+        operatingSystems:
+        - arch: amd64
+          id: ubuntu
+          version: "20.04"
+          repository:
+            iso: {url: "https://example.invalid/u.iso"}
+      """)
+    let iso = try #require(plan.file("ubuntu"))
+    #expect(
+      iso.checksum
+        == .unverified(
+          field: "spec.operatingSystems[0].repository.iso.checksum",
+          location: "manifest.yaml:12:18"))
+    #expect(iso.checksum.digest == nil && iso.checksum.sourceName == "none")
+  }
+
   @Test("annotations follow SPEC.md 1.2 and 1.3")
   func annotations() throws {
     let plan = try catalogPlan(

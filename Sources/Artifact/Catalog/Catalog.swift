@@ -25,7 +25,8 @@ import OCI
 /// only when the manifest pins its sha256; otherwise they get images only, and the plan says
 /// so in ``ExportPlan/notes``. A component upstream builds for some arches only (Harbor:
 /// amd64) is planned for those, with a warning for the others (``ExportPlan/warnings``). ISOs follow their own rule on every arch: a `localPath` needs
-/// no checksum (the user vouches for the file), a `url` needs `repository.iso.checksum`.
+/// no checksum (the user vouches for the file), nor does a `url` (`repository.iso.checksum` is
+/// optional, as in KubeKey: without it the ISO is fetched unverified, with a warning).
 ///
 /// A component the manifest leaves out is implied at its ``CatalogDefaults`` version (see
 /// there for which). The model reads `version: ""` as "not bundled" but hands the catalog the
@@ -96,7 +97,6 @@ public struct Catalog: Sendable {
         switch isoFile(os, index: index, locator: locator) {
         case .none: break
         case .planned(let file): files.append(file)
-        case .refused(let refusal): missing.append(refusal)
         case .unusable(let problem): unusable.append(problem)
         }
       }
@@ -168,7 +168,6 @@ public struct Catalog: Sendable {
   enum ISOOutcome {
     case none
     case planned(FilePlan)
-    case refused(MissingChecksum)
     /// A `localPath` that is missing, a directory or unreadable: the message, placed.
     case unusable(String)
   }
@@ -183,8 +182,7 @@ public struct Catalog: Sendable {
     return FileManager.default.isReadableFile(atPath: path) ? nil : "is not readable"
   }
 
-  /// The ISO of `os`, if it has one; a refusal for a URL with no checksum or a local file
-  /// that cannot be read.
+  /// The ISO of `os`, if it has one; a refusal for a local file that cannot be read.
   func isoFile(_ os: OperatingSystem, index: Int, locator: ManifestLocator?) -> ISOOutcome {
     guard let iso = os.iso else { return .none }
     let field = "spec.operatingSystems[\(index)].repository.iso"
@@ -210,10 +208,11 @@ public struct Catalog: Sendable {
     } else if case .localFile = origin {
       checksum = .localFile
     } else {
-      return .refused(
-        MissingChecksum(
-          component: os.id, version: os.version, arch: os.arch, field: "\(field).checksum",
-          location: locator?.locate("\(field).checksum")))
+      // Optional, as in KubeKey and in the template `kk create manifest` writes: fetched
+      // unverified, with a warning at the url giving the sha256 to pin.
+      checksum = .unverified(
+        field: "\(field).checksum",
+        location: locator?.locate("\(field).url").map { "\($0.file):\($0.line):\($0.column)" })
     }
     let archName = os.arch.rawValue.split(separator: "/").joined(separator: "-")
     let fileName = "\(os.id)-\(os.version)-\(archName).iso"

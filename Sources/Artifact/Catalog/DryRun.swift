@@ -20,6 +20,8 @@ extension ExportPlan {
       case .table(let digest): source += " \(digest)"
       case .upstreamFile(let url): source += " \(url)"
       case .localFile: source += " (sha256 of the file as read)"
+      case .unverified(let field, _):
+        source += " (not verified: sha256 of the file as downloaded; pin it in \(field))"
       }
       if let member = file.extract { source += " (of \(member))" }
       lines.append("\(file.origin)  \(source)  \(file.path)")

@@ -69,22 +69,28 @@ public struct FilePlan: Hashable, Sendable {
     /// A local file the user pointed at with no checksum: its own hash is taken when it is
     /// read. The user vouched for the file by naming it; there is nothing to compare with.
     case localFile
+    /// An ISO `url` with no `checksum`: optional in the manifest, as in KubeKey (which never
+    /// verifies ISOs), so it is fetched and stored under the sha256 of what arrived, with a
+    /// warning at `location` (the url's `file:line:col`) giving that sha256 to pin in `field`.
+    /// Nothing names the file before it is fetched, so every export fetches it again.
+    case unverified(field: String, location: String?)
 
     /// The digest, when known before fetching.
     public var digest: Digest? {
       switch self {
       case .manifest(let digest, _), .table(let digest): return digest
-      case .upstreamFile, .localFile: return nil
+      case .upstreamFile, .localFile, .unverified: return nil
       }
     }
 
-    /// `manifest`, `table`, `upstream` or `local`: the dry-run column.
+    /// `manifest`, `table`, `upstream`, `local` or `none`: the dry-run column.
     public var sourceName: String {
       switch self {
       case .manifest: return "manifest"
       case .table: return "table"
       case .upstreamFile: return "upstream"
       case .localFile: return "local"
+      case .unverified: return "none"
       }
     }
   }
@@ -136,7 +142,8 @@ public struct FilePlan: Hashable, Sendable {
   }
 
   /// Annotations of the file's `index.json` entry (SPEC.md §1.2), once its digest is known
-  /// (for ``Checksum/upstreamFile(url:)`` and ``Checksum/localFile`` only after fetching).
+  /// (for ``Checksum/upstreamFile(url:)``, ``Checksum/localFile`` and
+  /// ``Checksum/unverified(field:location:)`` only after fetching).
   public func indexAnnotations(digest: Digest) -> [String: String] {
     [
       AnnotationKey.artifactKind: kind.rawValue,

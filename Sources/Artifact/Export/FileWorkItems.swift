@@ -47,6 +47,9 @@ struct FileWorkItems: Sendable {
           version: file.version, arch: file.arch.rawValue)
         entries.append(try artifact.storeManifest(layer: stored, in: store, batch: batch))
         bytes += stored.size
+        if case .unverified(let field, let location) = file.checksum {
+          events(.warning(Self.unverifiedWarning(file, field: field, at: location, stored)))
+        }
       case .failure(let error):
         failures.append("\(file.path): \(error)")
       }
@@ -56,6 +59,20 @@ struct FileWorkItems: Sendable {
       throw .invalidInput(first + more)
     }
     return (entries, bytes, fetched.all)
+  }
+}
+
+extension FileWorkItems {
+  /// `manifest.yaml:9:12: https://.../u.iso was not verified against a published checksum
+  /// (...); to pin it, set spec.operatingSystems[0].repository.iso.checksum: <hex>`: the ISO
+  /// was bundled as downloaded, and the sha256 to paste makes the next export check it.
+  static func unverifiedWarning(
+    _ file: FilePlan, field: String, at location: String?, _ stored: StoredBlob
+  ) -> String {
+    let place = location.map { "\($0): " } ?? ""
+    return "\(place)\(file.origin) (\(file.path)) was not verified against a published "
+      + "checksum (the manifest gives none); bundled as downloaded, sha256 "
+      + "\(stored.digest.encoded). To pin it, set \(field): \(stored.digest.encoded)"
   }
 }
 
