@@ -126,7 +126,9 @@ public struct ArtifactExporter: Sendable {
     var warnings = resolved.flatMap(\.warnings)
     let images = resolved.compactMap(\.image)
     for reference in resolved.filter({ $0.image == nil }).map(\.reference) {
-      warnings.append("\(reference) has none of the requested platforms; left out")
+      let requested = platforms.map(\.description).joined(separator: ", ")
+      warnings.append(
+        "\(reference) has none of the requested platforms (\(requested)); the image is left out")
     }
     for warning in warnings { events(.warning(warning)) }
     warnings = planWarnings + warnings
