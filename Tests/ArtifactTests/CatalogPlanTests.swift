@@ -282,6 +282,24 @@ struct CatalogPlanTests {
     #expect(remote.artifactType == MediaType.kubekeyISO && remote.alreadyCompressed)
   }
 
+  @Test("each file names the manifest field that pins its sha256; implied ones have none")
+  func pinFields() throws {
+    let plan = try catalogPlan(
+      """
+        arches: [amd64, arm64]
+        kubernetesDistributions: [{type: kubernetes, version: v1.28.0}]
+        components:
+          containerRuntimes: [{type: containerd, version: 1.7.13}]
+      """)
+    #expect(
+      plan.file("kubeadm", .arm64)?.pinField
+        == "spec.kubernetesDistributions[0].sha256.kubeadm.arm64")
+    #expect(plan.file("etcd")?.pinField == "spec.components.etcd.sha256.amd64")
+    #expect(
+      plan.file("containerd")?.pinField == "spec.components.containerRuntimes[0].sha256.amd64")
+    #expect(plan.file("runc") != nil && plan.file("runc")?.pinField == nil)
+  }
+
   @Test("an ISO url without checksum is planned unverified, placed at the url")
   func isoURLWithoutChecksum() throws {
     let plan = try catalogPlan(
@@ -301,6 +319,7 @@ struct CatalogPlanTests {
           field: "spec.operatingSystems[0].repository.iso.checksum",
           location: "manifest.yaml:12:18"))
     #expect(iso.checksum.digest == nil && iso.checksum.sourceName == "none")
+    #expect(iso.pinField == "spec.operatingSystems[0].repository.iso.checksum")
   }
 
   @Test("annotations follow SPEC.md 1.2 and 1.3")

@@ -82,6 +82,26 @@ import Testing
     }
   }
 
+  /// "N more image(s) failed to resolve" left the user to find the others one run at a time.
+  @Test func theOtherImagesThatFailedToResolveAreNamed() async throws {
+    try await withTestRegistry(.plain) { registry in
+      let dir = try TemporaryDirectory(prefix: "kk-resolve-failures")
+      defer { dir.remove() }
+      let manifest = try Self.manifest(
+        in: dir, registry: registry, arches: "[amd64]",
+        images: ["missing/a:1", "missing/b:1", "missing/c:1"])
+      let result = try await KKBinary.run([
+        "artifact", "export", "-m", manifest, "-o", dir.path + "/a.tar",
+      ])
+      #expect(result.exitCode == 1, "\(result)")
+      #expect(
+        result.stderr.contains(
+          "kk: warning: 2 more image(s) failed to resolve: \(registry.host)/missing/b:1, "
+            + "\(registry.host)/missing/c:1\n"), "\(result.stderr)")
+      #expect(result.stderr.contains("missing/a:1"), "\(result.stderr)")
+    }
+  }
+
   @Test func imagePinnedByDigestKeepsItsDigestThroughExportAndPush() async throws {
     try await withTestRegistry(.plain) { upstream in
       try await withTestRegistry(.plain) { target in

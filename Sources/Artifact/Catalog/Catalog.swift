@@ -162,7 +162,8 @@ public struct Catalog: Sendable {
       kind: .file, component: component.id, version: version, arch: arch, origin: .url(url),
       checksum: checksum, path: component.path(version: version, arch: arch),
       fileName: fileName, extract: extract,
-      alreadyCompressed: FilePlan.isCompressedName(fileName))
+      alreadyCompressed: FilePlan.isCompressedName(fileName),
+      pinField: request.field.map { "\($0).\(arch.rawValue)" })
   }
 
   enum ISOOutcome {
@@ -221,6 +222,6 @@ public struct Catalog: Sendable {
         kind: .iso, component: os.id, version: os.version, arch: os.arch, origin: origin,
         checksum: checksum,
         path: "repository/\(os.arch.rawValue)/\(os.id)/\(os.version)/\(fileName)",
-        fileName: fileName, alreadyCompressed: true))
+        fileName: fileName, alreadyCompressed: true, pinField: "\(field).checksum"))
   }
 }

@@ -112,12 +112,18 @@ public struct FilePlan: Hashable, Sendable {
   /// True when the stored bytes are already compressed (tarballs, ISOs of packages), so the
   /// packer stores them without deflating again.
   public var alreadyCompressed: Bool
+  /// The manifest field that pins this file's sha256
+  /// (`spec.kubernetesDistributions[0].sha256.kubeadm.amd64`), nil for an implied file the
+  /// manifest has no field for (runc, cri-dockerd): a checksum mismatch names it, so "pin
+  /// its sha256" says where.
+  public var pinField: String?
 
   public init(
     kind: Kind, component: String, version: String, arch: Arch, origin: Origin,
     checksum: Checksum, path: String, fileName: String, extract: String? = nil,
-    alreadyCompressed: Bool
+    alreadyCompressed: Bool, pinField: String? = nil
   ) {
+    self.pinField = pinField
     self.kind = kind
     self.component = component
     self.version = version

@@ -94,7 +94,7 @@ public struct FileDownloader: Sendable {
         guard attempt < 2 else {
           throw DownloadError.checksumMismatch(
             url: url, path: file.path, expected: expected, actual: actual, expectedSize: size,
-            actualSize: got)
+            actualSize: got, field: file.pinField)
         }
         attempt += 1
       }

@@ -296,18 +296,21 @@ public struct ArtifactExporter: Sendable {
         }
       })
     var resolutions: [Resolution] = []
-    var failures: [ExportError] = []
-    for result in results {
+    var failures: [(image: Reference, error: ExportError)] = []
+    for (reference, result) in zip(manifest.images, results) {
       switch result {
       case .success(let resolution): resolutions.append(resolution)
-      case .failure(let error): failures.append(error)
+      case .failure(let error): failures.append((reference, error))
       }
     }
     if let first = failures.first {
-      if failures.count > 1 {
-        events(.warning("\(failures.count - 1) more image(s) failed to resolve"))
+      let others = failures.dropFirst().map(\.image.description)
+      if !others.isEmpty {
+        events(
+          .warning(
+            "\(others.count) more image(s) failed to resolve: \(FileWorkItems.list(others))"))
       }
-      throw first
+      throw first.error
     }
     return resolutions
   }
