@@ -157,15 +157,24 @@ struct CatalogDownloadTests {
     let (digest, _) = try rig.server.digest("big.bin")
     let url = "\(rig.server.base)/corrupt/big.bin"
     do {
-      _ = try await rig.downloader.fetch(rig.file(url, .table(digest)))
+      var file = rig.file(url, .table(digest))
+      file.pinField = "spec.kubernetesDistributions[0].sha256.kubeadm.amd64"
+      _ = try await rig.downloader.fetch(file)
       Issue.record("corrupt bytes were accepted")
     } catch {
-      guard case .checksumMismatch(let failedURL, _, let expected, let actual, _, _) = error else {
+      guard case .checksumMismatch(let failedURL, _, let expected, let actual, _, _, _) = error
+      else {
         Issue.record("unexpected \(error)")
         return
       }
       #expect(failedURL == url && expected == digest && actual != digest)
       #expect(error.description.contains("nothing was stored"))
+      // "Pin its sha256 in the manifest" said where: the field, and the value to set.
+      #expect(
+        error.description.hasSuffix(
+          "If the upstream file legitimately changed, set "
+            + "spec.kubernetesDistributions[0].sha256.kubeadm.amd64: \(actual.encoded) in the "
+            + "manifest"), "\(error)")
       // The size known is the received one, not the expected file's: printed beside the
       // received digest, not as "expected <hex> (N bytes)".
       #expect(error.description.contains("expected \(digest.encoded), on two downloads"))

@@ -71,7 +71,7 @@ struct CatalogFormDownloadTests {
       _ = try await downloader.fetch(rig.file("\(rig.server.base)/corrupt/big.bin", .table(digest)))
       Issue.record("corrupt bytes were accepted")
     } catch {
-      guard case .checksumMismatch(_, _, let expected, let actual, _, _) = error else {
+      guard case .checksumMismatch(_, _, let expected, let actual, _, _, _) = error else {
         Issue.record("unexpected \(error)")
         return
       }

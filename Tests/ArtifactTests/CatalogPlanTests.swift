@@ -136,6 +136,32 @@ struct CatalogPlanTests {
     #expect(!none.files.contains { ["registry", "harbor", "compose"].contains($0.component) })
   }
 
+  @Test("harbor is amd64 only upstream: arm64 gets a warning, not a download that cannot verify")
+  func harborAmd64Only() throws {
+    let plan = try catalogPlan(
+      """
+        arches: [amd64, arm64]
+        components:
+          harbor: {version: v2.10.2}
+          docker-compose: {version: v2.26.1}
+      """)
+    #expect(plan.file("harbor", .amd64) != nil)
+    #expect(plan.file("harbor", .arm64) == nil, "the arm64 entry would fetch the amd64 file")
+    #expect(plan.file("compose", .arm64) != nil, "compose has arm64 builds")
+    #expect(plan.warnings == ["harbor v2.10.2 has no arm64 build upstream; bundled for amd64 only"])
+    #expect(
+      plan.dryRunText().contains(
+        "# warning: harbor v2.10.2 has no arm64 build upstream; bundled for amd64 only\n"))
+
+    let armOnly = try catalogPlan(
+      "  arches: [arm64]\n  components:\n    harbor: {version: v2.10.2}\n")
+    #expect(armOnly.files.isEmpty)
+    #expect(
+      armOnly.warnings == [
+        "harbor v2.10.2 has no arm64 build upstream; not bundled (upstream builds it for amd64 only)"
+      ])
+  }
+
   @Test("defaults fill tools the manifest leaves out, and say so")
   func defaults() throws {
     let plan = try catalogPlan(
@@ -254,6 +280,46 @@ struct CatalogPlanTests {
           try Digest(parsing: "sha256:\(hex)"),
           field: "spec.operatingSystems[1].repository.iso.checksum"))
     #expect(remote.artifactType == MediaType.kubekeyISO && remote.alreadyCompressed)
+  }
+
+  @Test("each file names the manifest field that pins its sha256; implied ones have none")
+  func pinFields() throws {
+    let plan = try catalogPlan(
+      """
+        arches: [amd64, arm64]
+        kubernetesDistributions: [{type: kubernetes, version: v1.28.0}]
+        components:
+          containerRuntimes: [{type: containerd, version: 1.7.13}]
+      """)
+    #expect(
+      plan.file("kubeadm", .arm64)?.pinField
+        == "spec.kubernetesDistributions[0].sha256.kubeadm.arm64")
+    #expect(plan.file("etcd")?.pinField == "spec.components.etcd.sha256.amd64")
+    #expect(
+      plan.file("containerd")?.pinField == "spec.components.containerRuntimes[0].sha256.amd64")
+    #expect(plan.file("runc") != nil && plan.file("runc")?.pinField == nil)
+  }
+
+  @Test("an ISO url without checksum is planned unverified, placed at the url")
+  func isoURLWithoutChecksum() throws {
+    let plan = try catalogPlan(
+      """
+        arches: [amd64]
+        operatingSystems:
+        - arch: amd64
+          id: ubuntu
+          version: "20.04"
+          repository:
+            iso: {url: "https://example.invalid/u.iso"}
+      """)
+    let iso = try #require(plan.file("ubuntu"))
+    #expect(
+      iso.checksum
+        == .unverified(
+          field: "spec.operatingSystems[0].repository.iso.checksum",
+          location: "manifest.yaml:12:18"))
+    #expect(iso.checksum.digest == nil && iso.checksum.sourceName == "none")
+    #expect(iso.pinField == "spec.operatingSystems[0].repository.iso.checksum")
   }
 
   @Test("annotations follow SPEC.md 1.2 and 1.3")

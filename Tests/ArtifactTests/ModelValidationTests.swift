@@ -225,6 +225,40 @@ import Testing
     #expect(strict.warnings.first?.description.hasPrefix("m.yaml:10:16: note: ") == true)
   }
 
+  /// `containerRuntimes: [{type: containerd, version: ""}]` used to be a hard error although
+  /// `version: ""` is the opt-out for every other component: now the same note.
+  @Test func blankRuntimeVersionMeansNotBundled() throws {
+    let yaml = manifestYAML(
+      """
+        arches: [amd64]
+        kubernetesDistributions: [{type: kubernetes, version: v1.28.0}]
+        components:
+          containerRuntimes:
+          - {type: containerd, version: ""}
+          - type: docker
+            version: 24.0.9
+      """)
+    for strict in [false, true] {
+      let parsed = try KubeKeyManifest.parse(
+        yaml: yaml, file: "m.yaml", options: .init(strict: strict))
+      let components = parsed.manifest.components
+      #expect(components.containerRuntimes == [ContainerRuntime(type: .docker, version: "24.0.9")])
+      #expect(components.notBundledRuntimes == [.containerd])
+      #expect(
+        placed(parsed.warnings) == [
+          "10:35 N spec.components.containerRuntimes[0].version is empty; the containerd "
+            + "runtime is not bundled"
+        ])
+      // Written back as it was read.
+      let again = try KubeKeyManifest.parse(yaml: parsed.manifest.yaml(), file: "again.yaml")
+      #expect(again.manifest == parsed.manifest)
+      // Not planned: no containerd, no runc; docker still is.
+      let plan = try Catalog().plan(parsed.manifest)
+      #expect(!plan.files.contains { ["containerd", "runc"].contains($0.component) })
+      #expect(plan.files.contains { $0.component == "docker" })
+    }
+  }
+
   @Test(arguments: [
     ("v1.21.5", true), ("20.10.8", true), ("2", true), ("v1.0.0-rc.1", true),
     ("v1.21.5+k3s1", true), ("1.2.3.4", true), ("latest", false), ("", false), ("v", false),

@@ -78,4 +78,50 @@ import Testing
     #expect(result.stderr.contains(iso), "\(result.stderr)")
     #expect(!result.stderr.contains("fetch the blob again"), "\(result.stderr)")
   }
+
+  /// An ISO `url` without `checksum` was refused ("no sha256 known for ubuntu 20.04 (amd64)")
+  /// although the checksum is optional in KubeKey and in the template `kk create manifest`
+  /// writes. It is fetched, stored under the sha256 of what arrived, and a warning at the url
+  /// gives that sha256 to pin.
+  @Test func anISOURLWithoutChecksumIsBundledWithAWarningToPinIt() async throws {
+    let dir = try TemporaryDirectory(prefix: "kk-export-iso-url")
+    defer { dir.remove() }
+    let bytes = Data("an ubuntu package ISO".utf8)
+    try FileManager.default.createDirectory(
+      atPath: dir.path + "/www", withIntermediateDirectories: true)
+    try bytes.write(to: URL(fileURLWithPath: dir.path + "/www/u.iso"))
+    let hex = SHA256Hasher.digest(bytes).encoded
+    try await withScriptServer(
+      "slowfiles.py", ["--root", dir.path + "/www"], logDirectory: dir.path
+    ) { server in
+      let url = "http://\(server.host)/plain/u.iso"
+      let manifest = try Self.manifest(iso: "x", checksum: nil, in: dir.path)
+      let text = try String(contentsOfFile: manifest, encoding: .utf8)
+        .replacingOccurrences(of: "localPath: x", with: "url: \(url)")
+        .replacingOccurrences(of: "  images:\n  - 127.0.0.1:1/never/contacted:1\n", with: "")
+      try text.write(toFile: manifest, atomically: true, encoding: .utf8)
+      let field = "spec.operatingSystems[0].repository.iso.checksum"
+
+      let dryRun = try await KKBinary.run(["artifact", "export", "-m", manifest, "--dry-run"])
+      #expect(dryRun.exitCode == 0, "\(dryRun)")
+      #expect(
+        dryRun.stdout.contains(
+          "\(url)  none (not verified: sha256 of the file as downloaded; pin it in \(field))  "
+            + "repository/amd64/ubuntu/20.04/ubuntu-20.04-amd64.iso"), "\(dryRun.stdout)")
+
+      let output = dir.path + "/a.tar"
+      let result = try await KKBinary.run([
+        "artifact", "export", "-m", manifest, "-o", output, "--cache-dir", dir.path + "/cache",
+      ])
+      #expect(result.exitCode == 0, "\(result)")
+      let warnings = result.stderr.split(separator: "\n").filter { $0.contains("not verified") }
+      let path = "repository/amd64/ubuntu/20.04/ubuntu-20.04-amd64.iso"
+      var expected = "kk: warning: \(manifest):13:14: \(url) (\(path)) was not verified "
+      expected += "against a published checksum (the manifest gives none); bundled as "
+      expected += "downloaded, sha256 \(hex). To pin it, set \(field): \(hex)"
+      #expect(warnings == [Substring(expected)], "\(result.stderr)")
+      let inspect = try await KKBinary.run(["artifact", "inspect", "-a", output, "--json"])
+      #expect(inspect.stdout.contains("sha256:\(hex)"), "\(inspect.stdout)")
+    }
+  }
 }

@@ -53,7 +53,25 @@ import Testing
         "artifact", "export", "-m", both, "-o", out, "--skip-missing-platforms",
       ])
       #expect(skipped.exitCode == 0, "\(skipped.stderr)")
-      #expect(skipped.stderr.contains("has no manifest for linux/arm64"), "\(skipped.stderr)")
+      // Says what is kept: "left out" alone read as if the image had been dropped.
+      #expect(
+        skipped.stderr.contains(
+          "kk: warning: \(registry.host)/single/app:amd64 has no manifest for linux/arm64 (it is "
+            + "linux/amd64): that platform is left out, the image is kept for linux/amd64\n"),
+        "\(skipped.stderr)")
+
+      // An index lacking a requested platform: the same words, the kept platforms listed.
+      let index = try Self.manifest(
+        in: dir, registry: registry, arches: "[amd64, arm/v7]", images: [image.ref])
+      let partial = try await KKBinary.run([
+        "artifact", "export", "-m", index, "-o", dir.path + "/c.tar", "--skip-missing-platforms",
+      ])
+      #expect(partial.exitCode == 0, "\(partial.stderr)")
+      #expect(
+        partial.stderr.contains(
+          "kk: warning: \(registry.host)/\(image.ref) has no manifest for linux/arm/v7: that "
+            + "platform is left out, the image is kept for linux/amd64\n"),
+        "\(partial.stderr)")
 
       let amd64Only = try Self.manifest(
         in: dir, registry: registry, arches: "[amd64]", images: ["single/app:amd64"])
@@ -61,6 +79,26 @@ import Testing
         "artifact", "export", "-m", amd64Only, "-o", dir.path + "/b.tar",
       ])
       #expect(ok.exitCode == 0, "\(ok.stderr)")
+    }
+  }
+
+  /// "N more image(s) failed to resolve" left the user to find the others one run at a time.
+  @Test func theOtherImagesThatFailedToResolveAreNamed() async throws {
+    try await withTestRegistry(.plain) { registry in
+      let dir = try TemporaryDirectory(prefix: "kk-resolve-failures")
+      defer { dir.remove() }
+      let manifest = try Self.manifest(
+        in: dir, registry: registry, arches: "[amd64]",
+        images: ["missing/a:1", "missing/b:1", "missing/c:1"])
+      let result = try await KKBinary.run([
+        "artifact", "export", "-m", manifest, "-o", dir.path + "/a.tar",
+      ])
+      #expect(result.exitCode == 1, "\(result)")
+      #expect(
+        result.stderr.contains(
+          "kk: warning: 2 more image(s) failed to resolve: \(registry.host)/missing/b:1, "
+            + "\(registry.host)/missing/c:1\n"), "\(result.stderr)")
+      #expect(result.stderr.contains("missing/a:1"), "\(result.stderr)")
     }
   }
 

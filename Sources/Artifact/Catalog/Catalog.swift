@@ -23,8 +23,10 @@ import OCI
 ///
 /// Arches other than amd64 and arm64 (which KubeKey's table covers) get a component file
 /// only when the manifest pins its sha256; otherwise they get images only, and the plan says
-/// so in ``ExportPlan/notes``. ISOs follow their own rule on every arch: a `localPath` needs
-/// no checksum (the user vouches for the file), a `url` needs `repository.iso.checksum`.
+/// so in ``ExportPlan/notes``. A component upstream builds for some arches only (Harbor:
+/// amd64) is planned for those, with a warning for the others (``ExportPlan/warnings``). ISOs follow their own rule on every arch: a `localPath` needs
+/// no checksum (the user vouches for the file), nor does a `url` (`repository.iso.checksum` is
+/// optional, as in KubeKey: without it the ISO is fetched unverified, with a warning).
 ///
 /// A component the manifest leaves out is implied at its ``CatalogDefaults`` version (see
 /// there for which). The model reads `version: ""` as "not bundled" but hands the catalog the
@@ -57,12 +59,17 @@ public struct Catalog: Sendable {
     var missing: [MissingChecksum] = []
     var unusable: [String] = []
     var notes = wanted.notes
+    var warnings: [String] = []
     for arch in manifest.arches {
       var skipped: [String] = []
       var seen: Set<String> = []
       for request in wanted.items {
         let version = request.version
         guard seen.insert("\(request.component.id) \(version)").inserted else { continue }
+        if let built = request.component.upstreamArches, !built.contains(arch) {
+          warnings.append(Self.noUpstreamBuild(request, arch: arch, arches: manifest.arches))
+          continue
+        }
         let pinned = request.pinned[arch]
         if !Self.tableArches.contains(arch) && pinned == nil {
           skipped.append("\(request.component.id) \(version)")
@@ -90,7 +97,6 @@ public struct Catalog: Sendable {
         switch isoFile(os, index: index, locator: locator) {
         case .none: break
         case .planned(let file): files.append(file)
-        case .refused(let refusal): missing.append(refusal)
         case .unusable(let problem): unusable.append(problem)
         }
       }
@@ -98,7 +104,21 @@ public struct Catalog: Sendable {
     guard unusable.isEmpty else { throw .unusableLocalFiles(unusable) }
     guard missing.isEmpty else { throw .missingChecksums(missing) }
     return ExportPlan(
-      files: files, images: manifest.images, arches: manifest.arches, notes: notes)
+      files: files, images: manifest.images, arches: manifest.arches, notes: notes,
+      warnings: warnings)
+  }
+
+  /// `harbor v2.10.2 has no arm64 build upstream; bundled for amd64 only`: said instead of
+  /// planning a download that could only fetch another arch's file and fail its checksum.
+  static func noUpstreamBuild(_ request: Request, arch: Arch, arches: [Arch]) -> String {
+    let built = request.component.upstreamArches ?? []
+    let kept = arches.filter { built.contains($0) }.map(\.rawValue)
+    let what = "\(request.component.id) \(request.version) has no \(arch) build upstream"
+    if kept.isEmpty {
+      let exists = built.map(\.rawValue).sorted().joined(separator: ", ")
+      return "\(what); not bundled (upstream builds it for \(exists) only)"
+    }
+    return "\(what); bundled for \(kept.joined(separator: ", ")) only"
   }
 
   /// One component version to plan for every arch.
@@ -142,13 +162,13 @@ public struct Catalog: Sendable {
       kind: .file, component: component.id, version: version, arch: arch, origin: .url(url),
       checksum: checksum, path: component.path(version: version, arch: arch),
       fileName: fileName, extract: extract,
-      alreadyCompressed: FilePlan.isCompressedName(fileName))
+      alreadyCompressed: FilePlan.isCompressedName(fileName),
+      pinField: request.field.map { "\($0).\(arch.rawValue)" })
   }
 
   enum ISOOutcome {
     case none
     case planned(FilePlan)
-    case refused(MissingChecksum)
     /// A `localPath` that is missing, a directory or unreadable: the message, placed.
     case unusable(String)
   }
@@ -163,8 +183,7 @@ public struct Catalog: Sendable {
     return FileManager.default.isReadableFile(atPath: path) ? nil : "is not readable"
   }
 
-  /// The ISO of `os`, if it has one; a refusal for a URL with no checksum or a local file
-  /// that cannot be read.
+  /// The ISO of `os`, if it has one; a refusal for a local file that cannot be read.
   func isoFile(_ os: OperatingSystem, index: Int, locator: ManifestLocator?) -> ISOOutcome {
     guard let iso = os.iso else { return .none }
     let field = "spec.operatingSystems[\(index)].repository.iso"
@@ -190,10 +209,11 @@ public struct Catalog: Sendable {
     } else if case .localFile = origin {
       checksum = .localFile
     } else {
-      return .refused(
-        MissingChecksum(
-          component: os.id, version: os.version, arch: os.arch, field: "\(field).checksum",
-          location: locator?.locate("\(field).checksum")))
+      // Optional, as in KubeKey and in the template `kk create manifest` writes: fetched
+      // unverified, with a warning at the url giving the sha256 to pin.
+      checksum = .unverified(
+        field: "\(field).checksum",
+        location: locator?.locate("\(field).url").map { "\($0.file):\($0.line):\($0.column)" })
     }
     let archName = os.arch.rawValue.split(separator: "/").joined(separator: "-")
     let fileName = "\(os.id)-\(os.version)-\(archName).iso"
@@ -202,6 +222,6 @@ public struct Catalog: Sendable {
         kind: .iso, component: os.id, version: os.version, arch: os.arch, origin: origin,
         checksum: checksum,
         path: "repository/\(os.arch.rawValue)/\(os.id)/\(os.version)/\(fileName)",
-        fileName: fileName, alreadyCompressed: true))
+        fileName: fileName, alreadyCompressed: true, pinField: "\(field).checksum"))
   }
 }

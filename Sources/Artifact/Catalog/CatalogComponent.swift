@@ -24,10 +24,14 @@ public struct CatalogComponent: Hashable, Sendable {
   /// True when the project publishes `<url>.sha256` (a hex digest, optionally followed by the
   /// file name) next to the file, so an unknown version can still be verified.
   public let publishesSHA256File: Bool
+  /// The arches the project builds the file for, when not every arch: Harbor's offline
+  /// installer is amd64 only, and its URL has no arch in it, so planning it for arm64 would
+  /// fetch the amd64 file and fail against the table's arm64 sha256 every time. `nil`: all.
+  public let upstreamArches: Set<Arch>?
 
   public init(
     id: String, directory: String, fileName: String, url: String, cnURL: String?,
-    extract: String? = nil, publishesSHA256File: Bool = false
+    extract: String? = nil, publishesSHA256File: Bool = false, upstreamArches: Set<Arch>? = nil
   ) {
     self.id = id
     self.directory = directory
@@ -36,6 +40,7 @@ public struct CatalogComponent: Hashable, Sendable {
     self.cnURL = cnURL
     self.extract = extract
     self.publishesSHA256File = publishesSHA256File
+    self.upstreamArches = upstreamArches
   }
 
   /// `kube/v1.22.12/amd64/kubeadm`: where KubeKey's installer looks for the file.
@@ -148,7 +153,8 @@ extension CatalogComponent {
   public static let harbor = CatalogComponent(
     id: "harbor", directory: "registry/harbor", fileName: "harbor-offline-installer-%v.tgz",
     url: "https://github.com/goharbor/harbor/releases/download/%v/harbor-offline-installer-%v.tgz",
-    cnURL: "\(qingstor)/harbor/releases/download/%v/harbor-offline-installer-%v.tgz")
+    cnURL: "\(qingstor)/harbor/releases/download/%v/harbor-offline-installer-%v.tgz",
+    upstreamArches: [.amd64])
   public static let compose = CatalogComponent(
     id: "compose", directory: "registry/compose", fileName: "docker-compose-linux-%A",
     url: "https://github.com/docker/compose/releases/download/%v/docker-compose-linux-%A",

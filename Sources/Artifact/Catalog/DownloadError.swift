@@ -8,9 +8,10 @@ public enum DownloadError: Error, Sendable, CustomStringConvertible {
   /// The connection kept failing after every retry.
   case transport(url: String, attempts: Int, message: String)
   /// The bytes did not hash to the expected digest, twice in a row: nothing was stored.
+  /// `field`: the manifest field that pins the file's sha256, when it has one.
   case checksumMismatch(
     url: String, path: String, expected: Digest, actual: Digest, expectedSize: Int64,
-    actualSize: Int64)
+    actualSize: Int64, field: String? = nil)
   /// The upstream `.sha256` file was not a sha256 hex digest.
   case badChecksumFile(url: String, reason: String)
   /// More than the allowed number of redirects, or one without a usable `Location`.
@@ -36,13 +37,17 @@ public enum DownloadError: Error, Sendable, CustomStringConvertible {
       return "GET \(url) answered HTTP \(status): \(hint)"
     case .transport(let url, let attempts, let message):
       return "GET \(url) failed after \(attempts) attempts: \(message)"
-    case .checksumMismatch(let url, let path, let expected, let actual, let size, let got):
+    case .checksumMismatch(
+      let url, let path, let expected, let actual, let size, let got, let field):
       // `size` is what the server announced (Content-Length), not a known size of the
       // expected file: printed beside the expected digest it read as a second expectation.
       let announced = size == got ? "" : " (the server announced \(size))"
+      let pin =
+        field.map { "set \($0): \(actual.encoded) in the manifest" }
+        ?? "pin its sha256 in the manifest"
       return "\(path) from \(url) has sha256 \(actual.encoded) (\(got) bytes\(announced)), "
         + "expected \(expected.encoded), on two downloads; nothing was stored. "
-        + "If the upstream file legitimately changed, pin its sha256 in the manifest"
+        + "If the upstream file legitimately changed, \(pin)"
     case .badChecksumFile(let url, let reason):
       return "checksum file \(url) is unusable: \(reason)"
     case .badRedirect(let url, let reason):

@@ -1,8 +1,8 @@
 extension ExportPlan {
   /// The `kk artifact export --dry-run` text: one line per file — where it comes from, what
   /// vouches for it, where it goes — then one line per image with the platforms it is pulled
-  /// for (`image  docker.io/calico/cni:v3.23.2  linux/amd64, linux/arm64`), then the notes,
-  /// each prefixed with `# `.
+  /// for (`image  docker.io/calico/cni:v3.23.2  linux/amd64, linux/arm64`), then the
+  /// warnings the export would print (`# warning: `) and the notes, each prefixed with `# `.
   ///
   /// ```
   /// https://dl.k8s.io/release/v1.22.12/bin/linux/amd64/kubeadm  table sha256:…  kube/v1.22.12/amd64/kubeadm
@@ -20,6 +20,8 @@ extension ExportPlan {
       case .table(let digest): source += " \(digest)"
       case .upstreamFile(let url): source += " \(url)"
       case .localFile: source += " (sha256 of the file as read)"
+      case .unverified(let field, _):
+        source += " (not verified: sha256 of the file as downloaded; pin it in \(field))"
       }
       if let member = file.extract { source += " (of \(member))" }
       lines.append("\(file.origin)  \(source)  \(file.path)")
@@ -30,6 +32,7 @@ extension ExportPlan {
     let fileCount = "\(files.count) file\(files.count == 1 ? "" : "s")"
     let imageCount = "\(images.count) image\(images.count == 1 ? "" : "s")"
     lines.append("# \(fileCount) for \(archList); \(imageCount)")
+    for warning in warnings { lines.append("# warning: \(warning)") }
     for note in notes { lines.append("# \(note)") }
     return lines.joined(separator: "\n") + "\n"
   }

@@ -17,12 +17,19 @@ public struct ExportPlan: Hashable, Sendable {
   /// Things the user may want to know but that do not stop the export: files left out for
   /// arches without checksums, versions implied by defaults.
   public var notes: [String]
+  /// Files the manifest asks for that cannot be bundled for some arch (Harbor has no arm64
+  /// build): the export warns about each rather than fetch a file that can never verify.
+  public var warnings: [String]
 
-  public init(files: [FilePlan], images: [Reference], arches: [Arch], notes: [String] = []) {
+  public init(
+    files: [FilePlan], images: [Reference], arches: [Arch], notes: [String] = [],
+    warnings: [String] = []
+  ) {
     self.files = files
     self.images = images
     self.arches = arches
     self.notes = notes
+    self.warnings = warnings
   }
 }
 
@@ -62,22 +69,28 @@ public struct FilePlan: Hashable, Sendable {
     /// A local file the user pointed at with no checksum: its own hash is taken when it is
     /// read. The user vouched for the file by naming it; there is nothing to compare with.
     case localFile
+    /// An ISO `url` with no `checksum`: optional in the manifest, as in KubeKey (which never
+    /// verifies ISOs), so it is fetched and stored under the sha256 of what arrived, with a
+    /// warning at `location` (the url's `file:line:col`) giving that sha256 to pin in `field`.
+    /// Nothing names the file before it is fetched, so every export fetches it again.
+    case unverified(field: String, location: String?)
 
     /// The digest, when known before fetching.
     public var digest: Digest? {
       switch self {
       case .manifest(let digest, _), .table(let digest): return digest
-      case .upstreamFile, .localFile: return nil
+      case .upstreamFile, .localFile, .unverified: return nil
       }
     }
 
-    /// `manifest`, `table`, `upstream` or `local`: the dry-run column.
+    /// `manifest`, `table`, `upstream`, `local` or `none`: the dry-run column.
     public var sourceName: String {
       switch self {
       case .manifest: return "manifest"
       case .table: return "table"
       case .upstreamFile: return "upstream"
       case .localFile: return "local"
+      case .unverified: return "none"
       }
     }
   }
@@ -99,12 +112,18 @@ public struct FilePlan: Hashable, Sendable {
   /// True when the stored bytes are already compressed (tarballs, ISOs of packages), so the
   /// packer stores them without deflating again.
   public var alreadyCompressed: Bool
+  /// The manifest field that pins this file's sha256
+  /// (`spec.kubernetesDistributions[0].sha256.kubeadm.amd64`), nil for an implied file the
+  /// manifest has no field for (runc, cri-dockerd): a checksum mismatch names it, so "pin
+  /// its sha256" says where.
+  public var pinField: String?
 
   public init(
     kind: Kind, component: String, version: String, arch: Arch, origin: Origin,
     checksum: Checksum, path: String, fileName: String, extract: String? = nil,
-    alreadyCompressed: Bool
+    alreadyCompressed: Bool, pinField: String? = nil
   ) {
+    self.pinField = pinField
     self.kind = kind
     self.component = component
     self.version = version
@@ -129,7 +148,8 @@ public struct FilePlan: Hashable, Sendable {
   }
 
   /// Annotations of the file's `index.json` entry (SPEC.md §1.2), once its digest is known
-  /// (for ``Checksum/upstreamFile(url:)`` and ``Checksum/localFile`` only after fetching).
+  /// (for ``Checksum/upstreamFile(url:)``, ``Checksum/localFile`` and
+  /// ``Checksum/unverified(field:location:)`` only after fetching).
   public func indexAnnotations(digest: Digest) -> [String: String] {
     [
       AnnotationKey.artifactKind: kind.rawValue,

@@ -69,6 +69,11 @@ public struct FileDownloader: Sendable {
     case .url(let value):
       url = value
     }
+    if case .unverified = file.checksum {
+      let stored = try await fetchUnverified(url)
+      onFetched?(stored.digest)
+      return stored
+    }
     let expected = try await expectedDigest(file)
     if let size = store.size(of: expected) { return StoredBlob(digest: expected, size: size) }
     if let size = forms?.recordedSize(of: expected) {
@@ -89,7 +94,7 @@ public struct FileDownloader: Sendable {
         guard attempt < 2 else {
           throw DownloadError.checksumMismatch(
             url: url, path: file.path, expected: expected, actual: actual, expectedSize: size,
-            actualSize: got)
+            actualSize: got, field: file.pinField)
         }
         attempt += 1
       }
@@ -123,7 +128,7 @@ public struct FileDownloader: Sendable {
       return digest
     case .upstreamFile(let url):
       return try Self.parseChecksumFile(try await getter.small(url), url: url)
-    case .localFile:
+    case .localFile, .unverified:
       throw DownloadError.badChecksumFile(
         url: file.origin.description, reason: "a downloaded file needs a known checksum")
     }
@@ -161,6 +166,21 @@ public struct FileDownloader: Sendable {
     default:
       throw DownloadError.transport(url: url, attempts: 1, message: "no body received")
     }
+  }
+
+  /// Fetches a file nothing vouches for (an ISO `url` without `checksum`) into a temporary
+  /// file, then stores it under the sha256 of what arrived: there is nothing to compare with,
+  /// and the caller warns with that sha256 so the user can pin it.
+  private func fetchUnverified(_ url: String) async throws -> StoredBlob {
+    let path = try temporaryPath()
+    let slot = SinkSlot { size in try TemporaryFileSink(path: path, limit: size ?? .max) }
+    defer { slot.cancel() }
+    try await getter.run(url, into: slot)
+    guard let file = slot.current as? TemporaryFileSink else {
+      throw DownloadError.transport(url: url, attempts: 1, message: "no body received")
+    }
+    file.close()
+    return try store.ingest(file: path, expecting: nil, mode: .hardLink, batch: batch)
   }
 
   /// A fresh name under the store's ingest directory, for bytes not yet verified.

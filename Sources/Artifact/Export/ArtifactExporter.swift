@@ -102,13 +102,17 @@ public struct ArtifactExporter: Sendable {
     let batch = store.makeBatch()
     // The file plan first: a version without a checksum is refused before any download.
     var files: [FilePlan] = []
+    var planWarnings: [String] = []
     if let catalog {
       do {
-        files = try catalog.plan(manifest, locator: locator).files
+        let filePlan = try catalog.plan(manifest, locator: locator)
+        files = filePlan.files
+        planWarnings = filePlan.warnings
       } catch {
         throw .invalidInput("\(error)")
       }
     }
+    for warning in planWarnings { events(.warning(warning)) }
     let sessions = try RegistrySessions(
       hosts: Set(manifest.images.map(\.registry)), auths: manifest.registry, options: options)
 
@@ -122,9 +126,12 @@ public struct ArtifactExporter: Sendable {
     var warnings = resolved.flatMap(\.warnings)
     let images = resolved.compactMap(\.image)
     for reference in resolved.filter({ $0.image == nil }).map(\.reference) {
-      warnings.append("\(reference) has none of the requested platforms; left out")
+      let requested = platforms.map(\.description).joined(separator: ", ")
+      warnings.append(
+        "\(reference) has none of the requested platforms (\(requested)); the image is left out")
     }
     for warning in warnings { events(.warning(warning)) }
+    warnings = planWarnings + warnings
     if images.isEmpty && files.isEmpty {
       // An artifact holding only the manifest YAML is never what was meant.
       let platformList = platforms.map(\.description).joined(separator: ", ")
@@ -289,18 +296,21 @@ public struct ArtifactExporter: Sendable {
         }
       })
     var resolutions: [Resolution] = []
-    var failures: [ExportError] = []
-    for result in results {
+    var failures: [(image: Reference, error: ExportError)] = []
+    for (reference, result) in zip(manifest.images, results) {
       switch result {
       case .success(let resolution): resolutions.append(resolution)
-      case .failure(let error): failures.append(error)
+      case .failure(let error): failures.append((reference, error))
       }
     }
     if let first = failures.first {
-      if failures.count > 1 {
-        events(.warning("\(failures.count - 1) more image(s) failed to resolve"))
+      let others = failures.dropFirst().map(\.image.description)
+      if !others.isEmpty {
+        events(
+          .warning(
+            "\(others.count) more image(s) failed to resolve: \(FileWorkItems.list(others))"))
       }
-      throw first
+      throw first.error
     }
     return resolutions
   }

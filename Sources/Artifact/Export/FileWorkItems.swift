@@ -38,7 +38,7 @@ struct FileWorkItems: Sendable {
     events(.phaseFinished(.files))
     var entries: [Descriptor] = []
     var bytes: Int64 = 0
-    var failures: [String] = []
+    var failures: [(path: String, message: String)] = []
     for (file, result) in zip(files, results) {
       switch result {
       case .success(let stored):
@@ -47,15 +47,40 @@ struct FileWorkItems: Sendable {
           version: file.version, arch: file.arch.rawValue)
         entries.append(try artifact.storeManifest(layer: stored, in: store, batch: batch))
         bytes += stored.size
+        if case .unverified(let field, let location) = file.checksum {
+          events(.warning(Self.unverifiedWarning(file, field: field, at: location, stored)))
+        }
       case .failure(let error):
-        failures.append("\(file.path): \(error)")
+        failures.append((file.path, "\(file.path): \(error)"))
       }
     }
     if let first = failures.first {
-      let more = failures.count > 1 ? " (and \(failures.count - 1) more file(s) failed)" : ""
-      throw .invalidInput(first + more)
+      let others = failures.dropFirst().map(\.path)
+      let more =
+        others.isEmpty ? "" : " (\(others.count) more file(s) failed: \(Self.list(others)))"
+      throw .invalidInput(first.message + more)
     }
     return (entries, bytes, fetched.all)
+  }
+}
+
+extension FileWorkItems {
+  /// Up to 10 names, then `and N more`: enough to see what failed without a wall of text.
+  static func list(_ names: [String], limit: Int = 10) -> String {
+    let shown = names.prefix(limit).joined(separator: ", ")
+    return names.count > limit ? "\(shown) and \(names.count - limit) more" : shown
+  }
+
+  /// `manifest.yaml:9:12: https://.../u.iso was not verified against a published checksum
+  /// (...); to pin it, set spec.operatingSystems[0].repository.iso.checksum: <hex>`: the ISO
+  /// was bundled as downloaded, and the sha256 to paste makes the next export check it.
+  static func unverifiedWarning(
+    _ file: FilePlan, field: String, at location: String?, _ stored: StoredBlob
+  ) -> String {
+    let place = location.map { "\($0): " } ?? ""
+    return "\(place)\(file.origin) (\(file.path)) was not verified against a published "
+      + "checksum (the manifest gives none); bundled as downloaded, sha256 "
+      + "\(stored.digest.encoded). To pin it, set \(field): \(stored.digest.encoded)"
   }
 }
 

@@ -68,13 +68,18 @@ struct ImageResolver: Sendable {
       let have = config?.description ?? "unknown"
       // Every requested arch must be served: a single-arch image in a multi-arch bundle
       // would fail at pod start on the other nodes ("no matching manifest").
+      var missing: [Platform] = []
       for platform in platforms where !(config.map(platform.matches) ?? false) {
         if !skipMissingPlatforms {
           throw .missingPlatform(image: name, platform: platform.description, available: [have])
         }
-        image.warnings.append("\(name) has no manifest for \(platform) (it is \(have)); left out")
+        missing.append(platform)
       }
       guard let config, platforms.contains(where: { $0.matches(config) }) else { return nil }
+      for platform in missing {
+        image.warnings.append(
+          Self.platformLeftOut(name, platform, it: "it is \(have)", kept: [config.description]))
+      }
       try ingest(root, name)
       try addBlobs(of: root)
       image.manifestBytes = root.size
@@ -86,6 +91,7 @@ struct ImageResolver: Sendable {
     var kept = index.manifests.filter { child in
       child.platform.map { have in platforms.contains { $0.matches(have) } } ?? false
     }
+    var missing: [Platform] = []
     for platform in platforms
     where !kept.contains(where: { $0.platform.map(platform.matches) ?? false }) {
       let have = index.manifests.compactMap(\.platform).filter { $0.architecture != "unknown" }
@@ -93,9 +99,13 @@ struct ImageResolver: Sendable {
       if !skipMissingPlatforms {
         throw .missingPlatform(image: name, platform: platform.description, available: have)
       }
-      image.warnings.append("\(name) has no manifest for \(platform); left out")
+      missing.append(platform)
     }
     if kept.isEmpty { return nil }
+    let keptPlatforms = kept.compactMap(\.platform?.description)
+    for platform in missing {
+      image.warnings.append(Self.platformLeftOut(name, platform, it: nil, kept: keptPlatforms))
+    }
     // A reference pinned by digest must still resolve by that digest on the private
     // registry (pod specs and charts pin digests): keep the upstream index whole.
     if reference.digest != nil, kept.count != index.manifests.count {
@@ -196,6 +206,18 @@ struct ImageResolver: Sendable {
     } catch {
       throw .registry(image: name, detail: "\(error)")
     }
+  }
+
+  /// `X has no manifest for linux/arm64: that platform is left out, the image is kept for
+  /// linux/amd64`: "left out" alone read as if the whole image had been dropped.
+  static func platformLeftOut(_ name: String, _ platform: Platform, it: String?, kept: [String])
+    -> String
+  {
+    var unique: [String] = []
+    for each in kept where !unique.contains(each) { unique.append(each) }
+    let what = it.map { " (\($0))" } ?? ""
+    return "\(name) has no manifest for \(platform)\(what): that platform is left out, the image "
+      + "is kept for \(unique.joined(separator: ", "))"
   }
 
   private func fetchConfigPlatform(

@@ -30,11 +30,20 @@ final class RegistrySessions: Sendable {
       } catch {
         throw .registry(image: host, detail: "\(error)")
       }
+      // Export has no --*-tls-verify or --*-cert-dir flags: its TLS settings are the
+      // manifest's, so a TLS failure names those fields (RegistryError's default names flags).
+      registryOptions.tlsAdvice = Self.tlsAdvice(host: host)
       registryOptions.retry = RetryPolicy(
         attempts: options.retryAttempts, baseDelay: 0.3, maxDelay: 5)
       clients[host] = RegistryClient(host: host, options: registryOptions, pool: pool)
     }
     self.clients = clients
+  }
+
+  /// What to change in the manifest when `host`'s TLS fails.
+  static func tlsAdvice(host: String) -> String {
+    "set certsPath (a directory with ca.crt), plainHTTP: true or skipTLSVerify: true under "
+      + "spec.registry.auths.\"\(host)\" of the manifest"
   }
 
   func client(for reference: Reference) -> RegistryClient? {

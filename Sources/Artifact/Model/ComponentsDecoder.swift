@@ -26,7 +26,8 @@ enum ComponentsDecoder {
         arches: arches, reader: &reader)
     }
     if let field = fields["containerRuntimes"] {
-      components.containerRuntimes = runtimes(field.value, arches: arches, reader: &reader)
+      (components.containerRuntimes, components.notBundledRuntimes) = runtimes(
+        field.value, arches: arches, reader: &reader)
     }
     return components
   }
@@ -58,10 +59,12 @@ enum ComponentsDecoder {
     NodeReader.isNull(node) || node.scalar?.string == ""
   }
 
+  /// The runtimes to bundle, and those written with a blank version (not bundled).
   static func runtimes(_ node: Node, arches: [Arch], reader: inout NodeReader)
-    -> [ContainerRuntime]
+    -> (bundled: [ContainerRuntime], notBundled: [ContainerRuntime.Kind])
   {
     var result: [ContainerRuntime] = []
+    var notBundled: [ContainerRuntime.Kind] = []
     let items = reader.sequence(node, path: "spec.components.containerRuntimes") ?? []
     let knownKinds = ContainerRuntime.Kind.allCases.map(\.rawValue).joined(separator: ", ")
     for (index, item) in items.enumerated() {
@@ -84,6 +87,17 @@ enum ComponentsDecoder {
         }
       } else {
         reader.error("\(path) is missing 'type' (known: \(knownKinds))", at: item.mark)
+      }
+      // `version: ""` is the opt-out here too, as for the single components: a note, never
+      // an error (also not under --strict).
+      if let field = fields["version"], isBlank(field.value) {
+        if let kind {
+          reader.note(
+            "\(path).version is empty; the \(kind.rawValue) runtime is not bundled",
+            at: field.value.mark ?? field.key.mark)
+          if !notBundled.contains(kind) { notBundled.append(kind) }
+        }
+        continue
       }
       let example = kind == .containerd ? "1.7.13" : "24.0.9"
       let version = reader.version(fields, path: path, parent: item, example: example)
@@ -109,6 +123,6 @@ enum ComponentsDecoder {
       }
       result.append(runtime)
     }
-    return result
+    return (result, notBundled)
   }
 }

@@ -174,13 +174,18 @@ public struct Components: Hashable, Sendable {
   /// Keys written with a blank version (`helm: {version: ""}`): KubeKey's way to say "do not
   /// bundle this", which must not be mistaken for "left out, use the default".
   public var notBundled: Set<String>
+  /// Runtimes listed with a blank version (`{type: containerd, version: ""}`), in manifest
+  /// order: the same opt-out as ``notBundled``, kept so the manifest writes back as it was.
+  public var notBundledRuntimes: [ContainerRuntime.Kind]
 
   public init(
     helm: Component? = nil, cni: Component? = nil, etcd: Component? = nil,
     calicoctl: Component? = nil, containerRuntimes: [ContainerRuntime] = [],
     crictl: Component? = nil, dockerRegistry: Component? = nil, harbor: Component? = nil,
-    dockerCompose: Component? = nil, notBundled: Set<String> = []
+    dockerCompose: Component? = nil, notBundled: Set<String> = [],
+    notBundledRuntimes: [ContainerRuntime.Kind] = []
   ) {
+    self.notBundledRuntimes = notBundledRuntimes
     self.helm = helm
     self.cni = cni
     self.etcd = etcd

@@ -138,7 +138,7 @@ extension KubeKeyManifest {
     for key in ["helm", "cni", "etcd", "calicoctl"] {
       writeComponent(&out, key)
     }
-    if !components.containerRuntimes.isEmpty {
+    if !components.containerRuntimes.isEmpty || !components.notBundledRuntimes.isEmpty {
       out.line(4, "containerRuntimes:")
       for runtime in components.containerRuntimes {
         out.item(4, "type", runtime.type.rawValue)
@@ -147,6 +147,10 @@ extension KubeKeyManifest {
           out.line(6, "sha256:")
           Self.writeChecksums(&out, 8, runtime.sha256)
         }
+      }
+      for kind in components.notBundledRuntimes {
+        out.item(4, "type", kind.rawValue)
+        out.field(6, "version", "")
       }
     } else if template {
       out.line(4, "containerRuntimes: []")
