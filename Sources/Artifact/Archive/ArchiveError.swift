@@ -47,8 +47,8 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
       return
         "\(path): not a tar, tar.gz or tar.zst archive (\(detail)); check the file is a kk artifact"
     case .truncated(let path, let entry):
-      return
-        "\(path): archive is truncated inside entry '\(entry)'; the copy is incomplete, copy it again"
+      let place = entry.hasPrefix("(") ? "before its first entry" : "inside entry '\(entry)'"
+      return "\(path): archive is truncated \(place); the copy is incomplete, copy it again"
     case .corrupt(let path, let entry, let detail):
       let at = entry.map { " at entry '\($0)'" } ?? ""
       let what = detail.isEmpty ? "its data does not read back (cut short or altered)" : detail

@@ -54,7 +54,12 @@ public final class ArchiveReader {
     self.archive = archive
     guard archive_read_open_fd(archive, file.fd, Self.blockSize) == ARCHIVE_OK else {
       // deinit frees the archive; the file closes after it.
-      throw .notAnArchive(path: path, detail: Self.message(archive))
+      let detail = Self.message(archive)
+      // A copy cut within its first kilobytes: the same advice as one cut later.
+      if detail.lowercased().contains("truncated") {
+        throw .truncated(path: path, entry: "(first header)")
+      }
+      throw .notAnArchive(path: path, detail: detail)
     }
   }
 

@@ -144,7 +144,7 @@ public struct RegistryOptions: Sendable {
       throw .credentials(
         path: directory,
         detail:
-          "the certificate directory (certsPath, --cert-dir) is missing or not a readable "
+          "the certificate directory (certsPath, or a --*cert-dir flag) is missing or not a readable "
           + "directory; fix the path or create it with the registry's ca.crt")
     }
     var pem: [UInt8] = tls.caPEM ?? []
