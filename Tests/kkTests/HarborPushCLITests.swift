@@ -125,6 +125,13 @@ import Testing
         refused.stderr.contains(
           "project kk-test does not exist on \(harbor.host) (Harbor answers 401 for unknown projects): create it, or set `type: harbor` in spec.registry so kk creates it"
         ), "\(refused.stderr)")
+      // The per-image reason says so too (also in --json), once, without blaming the
+      // credentials.
+      #expect(
+        refused.stderr.contains(
+          "(project kk-test not found); the Harbor project does not exist: create it"),
+        "\(refused.stderr)")
+      #expect(!refused.stderr.contains("not found: project kk-test not found"))
       #expect(try await harbor.projects()["kk-test"] == nil)
 
       // The --registry form with --registry-type harbor creates it and pushes.

@@ -61,6 +61,13 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     switch self {
     case .unauthorized(let host, let repository, let detail, let advice):
       let what = repository.map { " to \($0)" } ?? ""
+      // Harbor answers a push into a project that does not exist with 401 "project P not
+      // found": the credentials are fine, the project is missing.
+      if let detail, detail.hasPrefix("project "), detail.contains(" not found") {
+        return "unauthorized: access\(what) on \(host) was refused\(Self.suffix(detail)); the "
+          + "Harbor project does not exist: create it, or set type: harbor in spec.registry "
+          + "(--registry-type harbor) so that kk creates it"
+      }
       let advice =
         advice
         ?? "check the credentials for \(host) (registry.auths of the file you passed, or "
@@ -126,8 +133,11 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     }
   }
 
+  /// ` (detail)`, with Harbor's doubled `A: A` said once.
   private static func suffix(_ detail: String?) -> String {
     guard let detail, !detail.isEmpty else { return "" }
+    let halves = detail.components(separatedBy: ": ")
+    if halves.count == 2, halves[0] == halves[1] { return " (\(halves[0]))" }
     return " (\(detail))"
   }
 }
