@@ -119,9 +119,7 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       var temporary: String?
       let directory: String
       if noCache {
-        let parent = (output as NSString).deletingLastPathComponent
-        let base = parent.isEmpty ? "." : parent
-        directory = "\(base)/.kk-export-\(getpid())"
+        directory = "\(parentDirectory(of: output))/.kk-export-\(getpid())"
         temporary = directory
       } else {
         directory = cacheDir ?? ExportCache.defaultDirectory()

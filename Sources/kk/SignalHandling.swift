@@ -77,9 +77,8 @@ final class InterruptCleanup: Sendable {
   /// (atomic; writers then fail instead of recreating files under the old name; the store
   /// never recreates its root), then deleted.
   static func discard(_ path: String) {
-    let parent = (path as NSString).deletingLastPathComponent
     let name = (path as NSString).lastPathComponent
-    let trash = (parent.isEmpty ? "." : parent) + "/.kk-discard-\(getpid())-\(name)"
+    let trash = parentDirectory(of: path) + "/.kk-discard-\(getpid())-\(name)"
     let target = rename(path, trash) == 0 ? trash : path
     for _ in 0..<5 {
       try? FileManager.default.removeItem(atPath: target)

@@ -21,6 +21,16 @@ import Testing
     let index = try String(contentsOfFile: dir + "/images/index.json", encoding: .utf8)
     for ref in images.refs { #expect(index.contains("\"\(ref)-arm64\""), "\(ref)") }
 
+    // A one-letter relative --dir (Foundation's path helper trapped on it: exit 132).
+    let relative = try await ProcessRunner.run(
+      "/bin/sh",
+      [
+        "-c",
+        "cd '\(scratch.path)' && exec '\(KKBinary.path)' artifact import -a '\(archive)' --dir W",
+      ])
+    #expect(relative.exitCode == 0, "\(relative)")
+    #expect(FileManager.default.fileExists(atPath: scratch.path + "/W/images/index.json"))
+
     let second = try await KKBinary.run(["artifact", "import", "-a", archive, "--dir", dir])
     #expect(second.exitCode == 0)
     #expect(second.stdout.contains("already imported"), "\(second.stdout)")

@@ -167,10 +167,8 @@ public struct ArtifactExporter: Sendable {
     let missingBytes = missing.reduce(Int64(0)) { $0 + $1.descriptor.size }
     let uniqueBlobBytes = order.reduce(Int64(0)) { $0 + (sources[$1]?.descriptor.size ?? 0) }
     try DiskSpace.require(missingBytes + 1 << 20, at: store.root, what: "the downloads (cache)")
-    let outputDirectory = (output as NSString).deletingLastPathComponent
     try DiskSpace.require(
-      uniqueBlobBytes + 1 << 20, at: outputDirectory.isEmpty ? "." : outputDirectory,
-      what: "the artifact")
+      uniqueBlobBytes + 1 << 20, at: parentDirectory(of: output), what: "the artifact")
     let counter = ByteCounter()
     events(.phaseStarted(.download, total: missingBytes))
     let downloader = BlobDownloader(store: store, parallel: options.parallel, batch: batch)
@@ -208,8 +206,7 @@ public struct ArtifactExporter: Sendable {
       entries += fileEntries
       plan = try PackPlan(store: store, entries: entries)
       try DiskSpace.require(
-        plan.blobBytes + 1 << 20, at: outputDirectory.isEmpty ? "." : outputDirectory,
-        what: "the artifact")
+        plan.blobBytes + 1 << 20, at: parentDirectory(of: output), what: "the artifact")
     } catch {
       await downloads.stop()
       throw error

@@ -60,15 +60,14 @@ public final class ExportOutput: @unchecked Sendable {
   public var directory: String { Self.directory(of: path) }
 
   static func directory(of output: String) -> String {
-    let parent = (output as NSString).deletingLastPathComponent
-    return parent.isEmpty ? "." : parent
+    parentDirectory(of: output)
   }
 
   /// Creates the output's directory now: finding out after the downloads that `-o` points
   /// into a missing directory would waste them.
   private static func makeParent(of output: String) throws(ExportError) {
-    let parent = (output as NSString).deletingLastPathComponent
-    guard !parent.isEmpty else { return }
+    let parent = parentDirectory(of: output)
+    guard parent != "." else { return }
     do {
       try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
     } catch {

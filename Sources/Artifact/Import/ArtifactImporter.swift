@@ -83,7 +83,7 @@ public enum ArtifactImporter {
     }
     while probe != "/" && !probe.isEmpty && !FileManager.default.fileExists(atPath: probe) {
       missing.insert(probe, at: 0)
-      probe = (probe as NSString).deletingLastPathComponent
+      probe = parentDirectory(of: probe)
     }
     return missing
   }

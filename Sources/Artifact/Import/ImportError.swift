@@ -73,7 +73,7 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
       return
         "cannot place file '\(path)': \(blocker) is \(what); nothing of this import was placed, remove \(blocker) and import again"
     case .imagesNotADirectory(let path, let directory, let kind, let target?):
-      let parent = (target as NSString).deletingLastPathComponent
+      let parent = parentDirectory(of: target)
       let fix =
         (target as NSString).lastPathComponent == "images"
         ? "remove the link or import with --dir \(parent)" : "remove the link and import again"

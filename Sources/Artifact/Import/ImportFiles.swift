@@ -46,13 +46,13 @@ extension ImportPlacer {
       plan.append(FilePlacement(path: path, layer: layer, mode: kind == "file" ? 0o755 : 0o644))
     }
     for file in plan {
-      var parent = (file.path as NSString).deletingLastPathComponent
-      while !parent.isEmpty {
+      var parent = parentDirectory(of: file.path)
+      while parent != "." && parent != "/" {
         if claimed[parent] != nil {
           throw .unsafeFilePath(
             path: file.path, reason: "'\(parent)' is a file of the artifact too, not a directory")
         }
-        parent = (parent as NSString).deletingLastPathComponent
+        parent = parentDirectory(of: parent)
       }
     }
     return plan
@@ -68,7 +68,7 @@ extension ImportPlacer {
     for file in plan {
       let target = directory + "/" + file.path
       try Self.prepareParents(of: file.path, in: directory)
-      let temp = (target as NSString).deletingLastPathComponent + "/.\(UUID().uuidString).kk-tmp"
+      let temp = parentDirectory(of: target) + "/.\(UUID().uuidString).kk-tmp"
       if let earlier = firstPlace[file.layer] {
         try Self.copy(earlier, to: temp)
       } else if imageBlobs.contains(file.layer) {

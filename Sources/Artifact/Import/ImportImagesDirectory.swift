@@ -141,7 +141,7 @@ enum ImportImagesDirectory {
     buffer[count] = 0
     var target = String(cString: buffer)
     if !target.hasPrefix("/") {
-      var base = (path as NSString).deletingLastPathComponent
+      var base = parentDirectory(of: path)
       if !base.hasPrefix("/") { base = FileManager.default.currentDirectoryPath + "/" + base }
       target = base + "/" + target
     }

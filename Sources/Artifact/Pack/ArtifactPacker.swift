@@ -71,10 +71,9 @@ public enum ArtifactPacker {
     onChunkDeflated: (() -> Void)? = nil
   ) throws(ExportError) -> PackResult {
     try checkOutput(output, force: force)
-    let directory = (output as NSString).deletingLastPathComponent
     try DiskSpace.require(
       plan.blobBytes + Int64(plan.indexJSON.count) + 64 * 1024,
-      at: directory.isEmpty ? "." : directory, what: "the artifact")
+      at: parentDirectory(of: output), what: "the artifact")
     let writer: ArchiveWriter
     do {
       writer = try ArchiveWriter(path: output, onChunkDeflated: onChunkDeflated)
@@ -197,9 +196,8 @@ public enum DiskSpace {
   /// ancestor), or nil when unknown.
   public static func available(at path: String) -> Int64? {
     var probe = path.isEmpty ? "." : path
-    while !FileManager.default.fileExists(atPath: probe), probe != "/", !probe.isEmpty {
-      probe = (probe as NSString).deletingLastPathComponent
-      if probe.isEmpty { probe = "." }
+    while !FileManager.default.fileExists(atPath: probe), probe != "/", probe != "." {
+      probe = parentDirectory(of: probe)
     }
     var info = statvfs()
     guard statvfs(probe, &info) == 0 else { return nil }
