@@ -1,6 +1,7 @@
 import Blobstore
 import Foundation
 import OCI
+import TestSupport
 import Testing
 
 @testable import Artifact
@@ -81,6 +82,53 @@ struct ImportTests {
     #expect(named.count == 1)
     #expect(named.first?.annotation(AnnotationKey.platformOf) == nil)
     #expect(named.first?.digest == amd64.digest)
+  }
+
+  /// A Docker-typed image (most of docker.io): its view is the same manifest in OCI's media
+  /// types, which skopeo (and Go KubeKey, through containers/image) can find in an `oci:`
+  /// layout; a view naming the Docker manifest was invisible to them. The image entry keeps
+  /// the Docker manifest, byte for byte.
+  @Test func aDockerTypedImageGetsAnOCIViewSkopeoReads() async throws {
+    let fixture = try await ImportFixture(filePaths: [])
+    let image = try #require(fixture.images.images.first)
+    let amd64 = try #require(image.manifests.first { $0.platform.architecture == "amd64" })
+    let oci = try JSONDecoder().decode(
+      ImageManifest.self, from: Data(try fixture.store.readJSON(amd64.digest)))
+    var config = oci.config
+    config.mediaType = MediaType.dockerConfig
+    let layers = oci.layers.map { layer -> Descriptor in
+      var docker = layer
+      docker.mediaType = MediaType.dockerLayerGzip
+      return docker
+    }
+    let docker = try ManifestBytes(
+      encoding: ImageManifest(mediaType: MediaType.dockerManifest, config: config, layers: layers))
+    try fixture.store.ingest(bytes: docker.bytes)
+    var entry = docker.descriptor
+    let name = "docker.io/kk-test/docker-typed:v1"
+    entry.annotations = [AnnotationKey.refName: name]
+    try fixture.store.putEntry(entry)
+
+    let archive = try fixture.pack("a.tar")
+    let dir = fixture.scratch.path + "/kubekey"
+    _ = try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    let index = try BlobStore.open(at: dir + "/images").readIndex()
+    let imageEntry = try #require(
+      index.manifests.first { $0.annotation(AnnotationKey.refName) == name })
+    #expect(imageEntry.digest == docker.digest)
+    let view = try #require(
+      index.manifests.first { $0.annotation(AnnotationKey.refName) == name + "-amd64" })
+    #expect(view.mediaType == MediaType.ociManifest)
+    #expect(view.digest != docker.digest)
+    let raw = try await ProcessRunner.checked(
+      "skopeo", ["inspect", "--raw", "oci:\(dir)/images:\(name)-amd64"])
+    #expect(SHA256Hasher.digest(Array(raw.stdoutData)) == view.digest)
+    let viewed = try JSONDecoder().decode(ImageManifest.self, from: raw.stdoutData)
+    #expect(viewed.config.digest == config.digest && viewed.config.mediaType == MediaType.ociConfig)
+    #expect(viewed.layers.map(\.digest) == layers.map(\.digest))
+    #expect(viewed.layers.allSatisfy { $0.mediaType == MediaType.ociLayerGzip })
+    let report = try await BlobStore.open(at: dir + "/images").verify()
+    #expect(report.isValid, "\(report.problems)")
   }
 
   @Test func systemTarOfLayoutInTarOrderImportsTheSame() async throws {

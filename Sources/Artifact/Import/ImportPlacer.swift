@@ -35,6 +35,8 @@ struct ImportPlacer {
     var imageBlobs: [Digest] = []
     var imageBlobSet: Set<Digest> = []
     var fileEntries: [Descriptor] = []
+    // OCI forms of Docker-typed platform manifests, written for the views (ImportOCIView).
+    var viewBlobs: [(Digest, [UInt8])] = []
     // An image the artifact itself names `<ref>-<arch>` (calico's per-arch tags listed in
     // the manifest) keeps its entry; no view entry of the same name is added beside it.
     let named = Set(index.manifests.compactMap { $0.annotation(AnnotationKey.refName) })
@@ -53,6 +55,11 @@ struct ImportPlacer {
         var perArch = manifest
         let reference = Self.archReference(name, arch: arch)
         if named.contains(reference) { continue }
+        if let converted = try ociView(of: manifest, owner: name) {
+          perArch = converted.descriptor
+          perArch.platform = manifest.platform
+          viewBlobs.append((converted.digest, converted.bytes))
+        }
         perArch.annotations = [
           AnnotationKey.refName: reference, AnnotationKey.containerdImageName: reference,
           AnnotationKey.platformOf: name,
@@ -82,12 +89,13 @@ struct ImportPlacer {
         through: images.ingestDirectory + "/\(blob.encoded).kk-link")
     }
     do {
+      for (_, bytes) in viewBlobs { try images.ingest(bytes: bytes) }
       try images.writeIndex(ImageIndex(manifests: entries + archEntries))
     } catch {
       throw .store(error)
     }
     try ImportImagesDirectory.removeBlobs(
-      in: imagesPath, keeping: Set(imageBlobs.map(\.encoded)))
+      in: imagesPath, keeping: Set((imageBlobs + viewBlobs.map(\.0)).map(\.encoded)))
     // `BlobStore.create` makes `.ingest/` for writers; the import only passes links through
     // it, so an empty one is litter KubeKey and skopeo do not expect (QA F4).
     _ = rmdir(images.ingestDirectory)
@@ -152,6 +160,18 @@ struct ImportPlacer {
       var plain = entry
       plain.annotations = nil
       return [(Self.archLabel(config), plain)]
+    }
+  }
+
+  /// The OCI form of a Docker-typed platform manifest for its view, nil for an OCI one.
+  func ociView(of manifest: Descriptor, owner: String) throws(ImportError) -> ManifestBytes? {
+    guard MediaType.essence(manifest.mediaType) == MediaType.dockerManifest else { return nil }
+    let bytes: [UInt8]
+    do { bytes = try staging.readJSON(manifest.digest) } catch { throw .store(error) }
+    do {
+      return try ImportOCIView.convert(manifest, bytes: bytes)
+    } catch {
+      throw .malformed(what: "manifest \(manifest.digest) of \(owner)", reason: "\(error)")
     }
   }
 
