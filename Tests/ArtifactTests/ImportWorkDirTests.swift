@@ -194,3 +194,30 @@ struct ImportStampTests {
     #expect(ArtifactImporter.readStamp(dir) == stampA)
   }
 }
+
+/// Two imports into one directory: the second stops at once instead of sharing the staging
+/// store with the first (both failed) or reading a stamp the first is about to replace.
+@Suite struct ImportLockTests {
+  @Test func aSecondImportIntoTheSameDirectoryIsRefusedAtOnce() async throws {
+    let fixture = try await ImportFixture(filePaths: [])
+    let archive = try fixture.pack("a.tar")
+    let dir = fixture.scratch.path + "/kubekey"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    do {
+      let held = try ImportLock(dir)
+      let error = #expect(throws: ImportError.self) {
+        _ = try ArtifactImporter.importArtifact(archive: archive, into: dir)
+      }
+      #expect(
+        error?.description
+          == "another kk artifact import is writing \(dir); wait for it to finish, or import "
+          + "into another --dir")
+      withExtendedLifetime(held) {}
+    }
+    // Nothing of the refused import: no staging store, no images; the directory stays.
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    // Once the lock is released (as when the holder exits, even killed), imports go on.
+    let report = try ArtifactImporter.importArtifact(archive: archive, into: dir)
+    #expect(report.images.count == fixture.images.images.count)
+  }
+}

@@ -59,6 +59,9 @@ public enum ArtifactImporter {
     do {
       return try importInto(archive: archive, directory: directory, freeSpace: freeSpace)
     } catch {
+      // Refused because another import holds the directory: it is that import's, even when
+      // this one saw it missing a moment before.
+      if case .busy = error { throw error }
       if let outermost = created.first { try? FileManager.default.removeItem(atPath: outermost) }
       throw error
     }
@@ -92,6 +95,11 @@ public enum ArtifactImporter {
     archive: String, directory: String, freeSpace: (String) -> Int64?
   ) throws(ImportError) -> ImportReport {
     try ImportImagesDirectory.check(in: directory)
+    // The directory is created and locked before anything in it is read: the stamp check
+    // below must not race another import replacing what the stamp describes.
+    try makeDirectories(directory)
+    let lock = try ImportLock(directory)
+    defer { withExtendedLifetime(lock) {} }
     if let stamp = readStamp(directory), let current = try indexDigest(of: archive),
       stamp == current, FileManager.default.fileExists(atPath: directory + "/images/index.json")
     {
@@ -102,7 +110,6 @@ public enum ArtifactImporter {
     if let needed = neededBytes(of: archive), let free = freeSpace(directory), free < needed {
       throw .noSpace(directory: directory, needed: needed, available: free)
     }
-    try makeDirectories(directory)
     let stagingPath = directory + "/" + stagingName
     try? FileManager.default.removeItem(atPath: stagingPath)
     defer { try? FileManager.default.removeItem(atPath: stagingPath) }

@@ -48,6 +48,8 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
   case failsVerification(path: String, problems: [String])
   /// The blob store under `images/` failed.
   case store(BlobstoreError)
+  /// Another import holds the directory's lock (``ImportLock``).
+  case busy(directory: String)
 
   public var description: String {
     switch self {
@@ -81,6 +83,9 @@ public enum ImportError: Error, Sendable, CustomStringConvertible {
     case .imagesNotADirectory(let path, _, let kind, nil):
       return
         "\(path) is \(kind), not a directory; kk keeps the artifact's OCI layout there: move it away and import again"
+    case .busy(let directory):
+      return "another kk artifact import is writing \(directory); wait for it to finish, or "
+        + "import into another --dir"
     case .conflictingFilePath(let path):
       return
         "two files of the artifact claim the path '\(path)' with different content; export the artifact again"
