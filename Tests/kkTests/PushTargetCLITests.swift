@@ -76,4 +76,20 @@ import Testing
         "-a \(scratch.path) is a directory, not an artifact file; for an OCI layout directory "
           + "(kk artifact import's DIR/images) use --images-dir \(scratch.path)"), "\(result)")
   }
+
+  /// A plain-HTTP registry reached over TLS: no certificate setting helps, and the message
+  /// says to use plain HTTP (it listed certsPath and skipTLSVerify, which the user may have
+  /// set already).
+  @Test func aPlainHTTPRegistryReachedOverTLSSaysSo() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-push-plain-tls")
+    defer { scratch.remove() }
+    let images = try await TestImages.generate(into: scratch.path + "/layout", images: 1)
+    try await withTestRegistry(.plain) { registry in
+      let result = try await KKBinary.run([
+        "artifact", "images", "push", "--images-dir", images.layout, "--registry", registry.host,
+      ])
+      #expect(result.exitCode == 1, "\(result)")
+      #expect(result.stderr.contains("it speaks plain HTTP on that port"), "\(result.stderr)")
+    }
+  }
 }

@@ -100,6 +100,12 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case .tlsVerification(let host, let detail, let advice?):
       return "TLS: the certificate of \(host) did not verify (\(detail)); \(advice)"
     case .tls(let host, let detail, let advice?):
+      if detail.contains("wrong version number") {
+        // An HTTP answer to a TLS hello: no certificate setting helps, only plain HTTP.
+        return "TLS with \(host) failed (\(detail)): it speaks plain HTTP on that port; use "
+          + "plain HTTP (plainHTTP: true in the registry's auths entry, or a --*tls-verify=false "
+          + "flag) or its TLS port"
+      }
       return "TLS with \(host) failed (\(detail)); \(advice), and check the client certificate"
     case .tlsVerification(let host, let detail, nil):
       return "TLS: the certificate of \(host) did not verify (\(detail)); pass its CA with "
