@@ -134,6 +134,9 @@ struct ArtifactExportCommand: AsyncParsableCommand {
         if let temporary { InterruptCleanup.discard(temporary) }
       }
       let cache = try ExportCache.open(at: directory)
+      // Shared for the whole run: `kk cache prune` refuses while any export holds it.
+      let cacheLock = try CacheLock.shared(directory)
+      defer { withExtendedLifetime(cacheLock) {} }
       let exporter = ArtifactExporter(
         manifest: parsed.manifest, cache: cache,
         options: ExportOptions(
