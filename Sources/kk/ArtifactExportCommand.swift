@@ -119,7 +119,19 @@ struct ArtifactExportCommand: AsyncParsableCommand {
       var temporary: String?
       let directory: String
       if noCache {
-        directory = "\(parentDirectory(of: output))/.kk-export-\(getpid())"
+        let beside = parentDirectory(of: output)
+        // A --no-cache export killed with SIGKILL could not remove its throw-away cache.
+        let stale = ExportCache.removeStaleThrowAwayCaches(in: beside)
+        if !stale.names.isEmpty {
+          let listed = stale.names.prefix(5).joined(separator: ", ")
+          let more = stale.names.count > 5 ? ", ..." : ""
+          FileHandle.standardError.write(
+            Data(
+              ("kk: removed \(Output.count(stale.names.count, "throw-away cache")) of killed "
+                + "--no-cache exports from \(beside) (\(listed)\(more); "
+                + "\(Output.bytes(stale.bytes)))\n").utf8))
+        }
+        directory = ExportCache.throwAwayDirectory(in: beside)
         temporary = directory
       } else {
         directory = cacheDir ?? ExportCache.defaultDirectory()
@@ -134,6 +146,9 @@ struct ArtifactExportCommand: AsyncParsableCommand {
         if let temporary { InterruptCleanup.discard(temporary) }
       }
       let cache = try ExportCache.open(at: directory)
+      // Shared for the whole run: `kk cache prune` refuses while any export holds it.
+      let cacheLock = try CacheLock.shared(directory)
+      defer { withExtendedLifetime(cacheLock) {} }
       let exporter = ArtifactExporter(
         manifest: parsed.manifest, cache: cache,
         options: ExportOptions(

@@ -72,7 +72,7 @@ struct CachePruneCommand: AsyncParsableCommand {
     discussion: """
       Every export marks the blobs it packs as used. Without --older-than the whole cache is \
       emptied. Only a directory an export made (it holds kk-cache.json) is pruned; any other \
-      directory is refused. Do not prune while an export using the same cache is running.
+      directory is refused, and so is a cache a running export holds (its lock).
       """)
 
   @OptionGroup var cache: CacheOptions
@@ -94,7 +94,12 @@ struct CachePruneCommand: AsyncParsableCommand {
         print("no cache at \(cache.directory); nothing to prune")
         return
       }
-      let report = try store.prune(olderThanDays: olderThan)
+      // Exclusive, not waiting: a running export holds the shared lock and needs its blobs
+      // and `.resume` downloads.
+      let lock = try CacheLock.exclusive(cache.directory, remedy: CacheOptions.remedy)
+      let report = try withExtendedLifetime(lock) { () throws(ExportError) in
+        try store.prune(olderThanDays: olderThan)
+      }
       print(
         "removed \(report.removedBlobs) blobs and \(report.removedTempFiles) temp files, "
           + "freed \(Output.bytes(report.freedBytes))")

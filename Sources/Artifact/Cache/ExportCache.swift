@@ -87,8 +87,9 @@ public struct ExportCache: Sendable {
 
   /// Removes blobs not used for `days` days (by mtime, which exports refresh), or every blob
   /// when `days` is nil, and every ingest temp file older than an hour (or all, when `days`
-  /// is nil). Index entries whose top blob went away are dropped. Do not prune while an export
-  /// using the same cache runs: it may lose a blob it is about to pack.
+  /// is nil). Index entries whose top blob went away are dropped. A running export sharing the
+  /// cache would lose blobs it is about to pack: `kk cache prune` holds `CacheLock.exclusive`
+  /// around this call.
   public func prune(olderThanDays days: Int?, now: Date = Date()) throws(ExportError) -> PruneReport
   {
     var report = PruneReport(removedBlobs: 0, removedTempFiles: 0, freedBytes: 0)
