@@ -49,4 +49,41 @@ struct ImageCopyLeftoverTests {
     #expect(!left.contains(deadFile), "\(left)")
     #expect(left.contains(liveFile) && left.contains(other), "\(left)")
   }
+
+  @Test("registry to registry removes dead processes' staging directories, not a live one's")
+  func registryCopyRemovesDeadStaging() async throws {
+    let scratch = try TemporaryDirectory(prefix: "kk-copy-staging")
+    defer { scratch.remove() }
+    let parent = CopyLeftovers.temporaryDirectory
+    let dead = try Self.deadPid()
+    let deadDir = "\(parent)/kk-copy-\(dead)-\(UUID().uuidString)"
+    let liveDir = "\(parent)/kk-copy-\(getpid())-\(UUID().uuidString)"
+    // Not named as a staging directory (no pid): never touched.
+    let oldStyle = "\(parent)/kk-copy-\(UUID().uuidString)"
+    for path in [deadDir, liveDir, oldStyle] {
+      try FileManager.default.createDirectory(
+        atPath: path + "/.ingest", withIntermediateDirectories: true)
+    }
+    defer {
+      for path in [deadDir, liveDir, oldStyle] { try? FileManager.default.removeItem(atPath: path) }
+    }
+    try await withTestRegistry(.plain) { registry in
+      let images = try await TestImages.generate(into: scratch.path + "/gen", preset: .small)
+      try await TestImages.push(images, to: registry)
+      let image = try #require(images.images.first)
+      let access = RegistryOptions(scheme: .http)
+      let copier = ImageCopier(pool: TransferPool(threads: 2))
+      let copied = try await copier.copy(
+        from: .registry(try Reference(parsing: "\(registry.host)/\(image.ref)")),
+        // Another host name for the same registry: no mount, every blob goes through staging.
+        to: .registry(try Reference(parsing: "localhost:\(registry.port)/kk-left/app:v1")),
+        options: ImageCopyOptions(source: access, destination: access, parallel: 2))
+      #expect(copied.digest == image.digest)
+    }
+    #expect(!FileManager.default.fileExists(atPath: deadDir))
+    #expect(FileManager.default.fileExists(atPath: liveDir))
+    #expect(FileManager.default.fileExists(atPath: oldStyle))
+    // The copy's own staging directory is gone too.
+    #expect(CopyLeftovers.ownStagingDirectories == [liveDir])
+  }
 }
