@@ -76,6 +76,15 @@ public enum CopyLeftovers {
     store.removePartialFiles(writtenBy: processIsGone)
   }
 
+  /// For an interrupt handler: removes this process's partial files in `destination`, when
+  /// it is a layout.
+  public static func removeOwnPartials(in destination: ImageLocation) {
+    let pid = getpid()
+    if case .layout(let path, _) = destination, let store = try? BlobStore.open(at: path) {
+      store.removePartialFiles { $0 == pid }
+    }
+  }
+
   /// For an interrupt handler: this process's staging directories in the temp directory,
   /// for the caller to discard (rename, then delete: transfers may still write into them).
   public static var ownStagingDirectories: [String] {
