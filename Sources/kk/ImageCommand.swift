@@ -133,8 +133,20 @@ struct ImageCopyCommand: AsyncParsableCommand {
         ).options(side: "dest"),
         parallel: parallel)
       let copier = ImageCopier(pool: TransferPool(threads: parallel))
+      // Ctrl-C or a TERM mid-copy must not leave partial downloads in the layout or a
+      // staging layout (as large as the image) in the temp directory.
+      let cleanup = ImageCopyInterruptCleanup(destination: to)
+      defer { cleanup.disarm() }
       let started = Date()
-      let result = try await copier.copy(from: from, to: to, options: options)
+      let result: ImageCopyResult
+      do {
+        result = try await copier.copy(from: from, to: to, options: options)
+      } catch {
+        // The handler removed files under the copy: the error is its echo, and the process
+        // is about to die by the signal.
+        cleanup.awaitSignalDeathIfFired()
+        throw error
+      }
       let seconds = Date().timeIntervalSince(started)
       print(
         "copied \(from) -> \(to): \(result.digest) (\(result.manifests) manifest(s), "
@@ -144,6 +156,40 @@ struct ImageCopyCommand: AsyncParsableCommand {
       }
     }
   }
+}
+
+/// `InterruptCleanup` for an image copy: removes this process's partial files in the
+/// destination layout (`.ingest/<hex>.<pid>.<n>.partial`, which no later run reuses), its
+/// staging directories (`$TMPDIR/kk-copy-<pid>-*`), and the destination layout when this copy
+/// created it (as a failed copy does), then dies by the signal.
+final class ImageCopyInterruptCleanup: Sendable {
+  private let trap: SignalTrap
+
+  init(destination: ImageLocation) {
+    var created: String?
+    if case .layout(let path, _) = destination, !FileManager.default.fileExists(atPath: path) {
+      created = path
+    }
+    trap = SignalTrap { [created] number in
+      // Twice: a transfer may have just opened its next partial file, or the copy just
+      // created its staging directory, when the first pass looked.
+      for pass in 0..<2 {
+        if pass > 0 { usleep(50_000) }
+        CopyLeftovers.removeOwnPartials(in: destination)
+        for path in CopyLeftovers.ownStagingDirectories { InterruptCleanup.discard(path) }
+      }
+      if let created { InterruptCleanup.discard(created) }
+      SignalTrap.die(by: number)
+    }
+  }
+
+  /// As `InterruptCleanup.awaitSignalDeathIfFired()`.
+  func awaitSignalDeathIfFired() {
+    guard trap.caughtSignal != nil else { return }
+    for _ in 0..<100 { usleep(100_000) }
+  }
+
+  func disarm() { trap.disarm() }
 }
 
 /// `kk image inspect docker://...`: the top manifest, raw or summarised.

@@ -78,11 +78,16 @@ final class BlobProvider: Sendable {
         ownsStaging = false
         return
       }
-      let path =
-        options.stagingDirectory
-        ?? FileManager.default.temporaryDirectory.appendingPathComponent(
-          "kk-copy-\(UUID().uuidString)"
-        ).path
+      let path: String
+      if let given = options.stagingDirectory {
+        path = given
+      } else {
+        // Named with the pid, so that an interrupted copy finds its own and a later one
+        // those whose process is gone (a kill leaves them, tens of MB each).
+        let parent = CopyLeftovers.temporaryDirectory
+        CopyLeftovers.removeAbandonedStaging(in: parent)
+        path = CopyLeftovers.newStagingPath(in: parent)
+      }
       ownsStaging = options.stagingDirectory == nil
       stagingPath = path
       do {

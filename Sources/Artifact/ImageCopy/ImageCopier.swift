@@ -151,6 +151,9 @@ public struct ImageCopier: Sendable {
       }
       var succeeded = false
       defer { if created && !succeeded { try? FileManager.default.removeItem(atPath: path) } }
+      // Copies killed before they could clean up left their partial files here; no ingest
+      // reuses them, so without this the layout grew by every interrupted download.
+      CopyLeftovers.removeAbandonedPartials(in: store)
       // A copy writes hundreds of MB it will not read back: keep the page cache out of it.
       store.pageCache = .dropWhenWritten
       // Every blob and manifest is fdatasynced and renamed; the directory is synced once,
