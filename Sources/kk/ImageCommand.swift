@@ -183,11 +183,8 @@ final class ImageCopyInterruptCleanup: Sendable {
     }
   }
 
-  /// As `InterruptCleanup.awaitSignalDeathIfFired()`.
-  func awaitSignalDeathIfFired() {
-    guard trap.caughtSignal != nil else { return }
-    for _ in 0..<100 { usleep(100_000) }
-  }
+  /// See ``SignalTrap/awaitDeathIfFired()``.
+  func awaitSignalDeathIfFired() { trap.awaitDeathIfFired() }
 
   func disarm() { trap.disarm() }
 }

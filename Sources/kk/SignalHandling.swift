@@ -43,6 +43,13 @@ final class SignalTrap: @unchecked Sendable {
   /// The signal caught, if any.
   var caughtSignal: Int32? { lock.withLock { caught } }
 
+  /// Called on a command's failure path: when the handler fired, wait for it to end the
+  /// process with the signal instead of exiting 1 with the error its cleanup caused.
+  func awaitDeathIfFired() {
+    guard caughtSignal != nil else { return }
+    for _ in 0..<100 { usleep(100_000) }
+  }
+
   /// Ends the process by `number`, its default action restored.
   static func die(by number: Int32) -> Never {
     signal(number, SIG_DFL)
@@ -86,12 +93,8 @@ final class InterruptCleanup: Sendable {
     }
   }
 
-  /// Called on the failure path: when the handler fired, wait for it to end the process
-  /// with the signal instead of exiting 1 with the error its cleanup caused.
-  func awaitSignalDeathIfFired() {
-    guard trap.caughtSignal != nil else { return }
-    for _ in 0..<100 { usleep(100_000) }
-  }
+  /// See ``SignalTrap/awaitDeathIfFired()``.
+  func awaitSignalDeathIfFired() { trap.awaitDeathIfFired() }
 
   /// Back to the default actions (the command is over; its own cleanup ran).
   func disarm() { trap.disarm() }
