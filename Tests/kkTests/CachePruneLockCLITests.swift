@@ -48,26 +48,7 @@ import Testing
           "127.0.0.1:\(silent.port)": {plainHTTP: true}
 
     """.write(toFile: hanging, atomically: true, encoding: .utf8)
-    let iso = dir.path + "/local.iso"
-    try Data(repeating: 7, count: 4096).write(to: URL(fileURLWithPath: iso))
-    let quick = dir.path + "/quick.yaml"
-    try """
-    apiVersion: kubekey.kubesphere.io/v1alpha2
-    kind: Manifest
-    metadata: {name: quick}
-    spec:
-      arches: [amd64]
-      operatingSystems:
-      - arch: amd64
-        type: linux
-        id: ubuntu
-        version: "20.04"
-        repository:
-          iso:
-            localPath: \(iso)
-      images: []
-
-    """.write(toFile: quick, atomically: true, encoding: .utf8)
+    let quick = try LocalISOManifest.write(in: dir.path, name: "quick")
     // A finished export leaves blobs; a kept download stands for a running one's `.resume`.
     let first = try await KKBinary.run([
       "artifact", "export", "-m", quick, "-o", dir.path + "/first.tar", "--cache-dir", cache,

@@ -352,28 +352,9 @@ import Testing
   @Test func catalogFilesBecomeFileArtifactsAndUnknownVersionsAreRefusedEarly() async throws {
     let dir = try TemporaryDirectory(prefix: "kk-export-files")
     defer { dir.remove() }
-    let iso = dir.path + "/ubuntu.iso"
     let bytes = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7919 &+ 13) })
-    try bytes.write(to: URL(fileURLWithPath: iso))
-    let manifest = dir.path + "/manifest.yaml"
-    try """
-    apiVersion: kubekey.kubesphere.io/v1alpha2
-    kind: Manifest
-    metadata:
-      name: files
-    spec:
-      arches: [amd64]
-      operatingSystems:
-      - arch: amd64
-        type: linux
-        id: ubuntu
-        version: "20.04"
-        repository:
-          iso:
-            localPath: \(iso)
-      images: []
-
-    """.write(toFile: manifest, atomically: true, encoding: .utf8)
+    let manifest = try LocalISOManifest.write(
+      in: dir.path, name: "files", iso: "ubuntu.iso", bytes: bytes)
     let output = dir.path + "/files.tar"
     let result = try await KKBinary.run([
       "artifact", "export", "-m", manifest, "-o", output, "--no-cache", "--json",

@@ -22,26 +22,7 @@ import Testing
   @Test func noCacheExportRemovesThrowAwayCachesOfDeadExportsOnly() async throws {
     let dir = try TemporaryDirectory(prefix: "kk-nocache-stale")
     defer { dir.remove() }
-    let iso = dir.path + "/local.iso"
-    try Data(repeating: 7, count: 4096).write(to: URL(fileURLWithPath: iso))
-    let manifest = dir.path + "/m.yaml"
-    try """
-    apiVersion: kubekey.kubesphere.io/v1alpha2
-    kind: Manifest
-    metadata: {name: stale}
-    spec:
-      arches: [amd64]
-      operatingSystems:
-      - arch: amd64
-        type: linux
-        id: ubuntu
-        version: "20.04"
-        repository:
-          iso:
-            localPath: \(iso)
-      images: []
-
-    """.write(toFile: manifest, atomically: true, encoding: .utf8)
+    let manifest = try LocalISOManifest.write(in: dir.path, name: "stale")
     let out = dir.path + "/out"
     let files = FileManager.default
     func leftover(_ name: String) throws -> String {
