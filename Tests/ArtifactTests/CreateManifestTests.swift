@@ -214,5 +214,11 @@ struct CreateManifestTests {
       throws: CreateManifestError.write(
         path: dir.path, reason: "it is a directory; give a file path with -f")
     ) { try CreatedManifest.checkWritable(dir.path, force: true) }
+    // A missing directory is found before the cluster is read, not when writing.
+    let missing = dir.path + "/sub/x.yaml"
+    #expect(
+      throws: CreateManifestError.write(
+        path: missing, reason: "its directory \(dir.path)/sub does not exist; create it first")
+    ) { try CreatedManifest.checkWritable(missing, force: false) }
   }
 }

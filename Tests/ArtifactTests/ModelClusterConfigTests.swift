@@ -92,6 +92,9 @@ import Testing
       ("reg.local/a/b/", "reg.local", "a/b"),
       ("reg.local/Proj", nil, nil),
       ("reg.local//x", nil, nil),
+      ("reg.local/a..b", nil, nil),
+      ("reg.local/a_._b", nil, nil),
+      ("reg.local/a__b/c--d/e.f", "reg.local", "a__b/c--d/e.f"),
       ("http://reg.local", nil, nil),
     ] as [(String, String?, String?)])
   func privateRegistryLocations(value: String, host: String?, path: String?) {

@@ -178,4 +178,26 @@ struct PushPlanTests {
       ])
     #expect(try planned([multi, view]) == ["r.local/calico/node:v3.27.4"])
   }
+
+  /// `ctr export` writes only the tag in ref.name and the full name in
+  /// io.containerd.image.name: the containerd name is the source (SPEC 5.1).
+  @Test func theContainerdNameWinsOverRefName() throws {
+    let config = Descriptor(mediaType: MediaType.ociConfig, bytes: Array("{}".utf8))
+    let manifest = try ManifestBytes(encoding: ImageManifest(config: config, layers: []))
+    var entry = manifest.descriptor
+    entry.annotations = [
+      AnnotationKey.refName: "docker.io/x/y:1",
+      AnnotationKey.containerdImageName: "docker.io/x/fromctr:2",
+    ]
+    let registry = ClusterRegistryConfig(privateRegistry: .init(host: "r.local"))
+    let outcome = try PushPlanner.plan(
+      indexJSON: try CanonicalJSON.encode(ImageIndex(manifests: [entry])),
+      manifest: { $0 == manifest.digest ? manifest.bytes : nil },
+      target: { try registry.pushTarget(for: $0) })
+    guard case .complete(let plan) = outcome else {
+      Issue.record("incomplete")
+      return
+    }
+    #expect(targets(plan) == ["r.local/x/fromctr:2"])
+  }
 }

@@ -9,7 +9,15 @@ extension CreatedManifest {
   /// before it contacts a cluster (``write(to:force:)`` checks again, atomically).
   public static func checkWritable(_ path: String, force: Bool) throws(CreateManifestError) {
     var info = stat()
-    guard lstat(path, &info) == 0 else { return }
+    guard lstat(path, &info) == 0 else {
+      // A missing directory would only be found after the cluster was read.
+      let parent = parentDirectory(of: path)
+      var parentInfo = stat()
+      guard stat(parent, &parentInfo) == 0, (parentInfo.st_mode & S_IFMT) == S_IFDIR else {
+        throw .write(path: path, reason: "its directory \(parent) does not exist; create it first")
+      }
+      return
+    }
     if (info.st_mode & S_IFMT) == S_IFDIR {
       throw .write(path: path, reason: "it is a directory; give a file path with -f")
     }

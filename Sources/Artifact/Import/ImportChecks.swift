@@ -111,7 +111,10 @@ extension ArtifactImporter {
           reason: reason.hasPrefix("not JSON")
             ? "is not valid JSON (cut or edited?)" : "is not an OCI image index (\(reason))")
       case .badLayoutFile(let reason):
-        throw .notAnArtifact(path: archive, reason: "bad oci-layout: \(reason)")
+        throw .notAnArtifact(
+          path: archive,
+          reason: "bad oci-layout: \(reason); get an intact copy of the artifact (or export it "
+            + "again)")
       default:
         continue
       }

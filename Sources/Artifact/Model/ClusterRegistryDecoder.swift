@@ -113,11 +113,27 @@ public struct LocationProblem: Error {
 /// One repository path component per the distribution grammar: lower-case alphanumerics
 /// joined by single separators (`.`, `_`, `__`, `-`...).
 func isRepositoryComponent(_ value: String) -> Bool {
-  guard let first = value.first, let last = value.last,
-    first.isASCII && (first.isLowercase || first.isNumber),
-    last.isASCII && (last.isLowercase || last.isNumber)
-  else { return false }
-  return value.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || "._-".contains($0)) }
+  // Runs of [a-z0-9] joined by one separator each: `.`, `_`, `__` or any number of `-`
+  // (`a..b` and `a_._b` are not names a registry takes).
+  var separator = ""
+  var sawAlphanumeric = false
+  for character in value {
+    if character.isASCII && (character.isLowercase || character.isNumber) {
+      if !separator.isEmpty {
+        guard sawAlphanumeric,
+          separator == "." || separator == "_" || separator == "__"
+            || separator.allSatisfy({ $0 == "-" })
+        else { return false }
+        separator = ""
+      }
+      sawAlphanumeric = true
+    } else if "._-".contains(character) {
+      separator.append(character)
+    } else {
+      return false
+    }
+  }
+  return sawAlphanumeric && separator.isEmpty
 }
 
 extension ClusterRegistryConfig {

@@ -90,7 +90,8 @@ public enum PushPlanner {
     }
     let candidates = index.manifests.filter {
       $0.annotation(AnnotationKey.path) == nil
-        && $0.annotation(AnnotationKey.refName) != nil
+        && ($0.annotation(AnnotationKey.refName) ?? $0.annotation(AnnotationKey.containerdImageName))
+          != nil
         && MediaType.isManifestOrIndex($0.mediaType)
     }
     var waiting: Set<Digest> = []
@@ -106,7 +107,10 @@ public enum PushPlanner {
       // their own. An image that is also another's platform manifest (`calico/node:v3.27.4`
       // and `calico/node:v3.27.4-amd64`, both in the manifest) is pushed under each name.
       if entry.annotation(AnnotationKey.platformOf) != nil { continue }
-      let name = entry.annotation(AnnotationKey.refName) ?? ""
+      // containerd's full name wins: `ctr export` puts only the tag in ref.name.
+      let name =
+        entry.annotation(AnnotationKey.containerdImageName)
+        ?? entry.annotation(AnnotationKey.refName) ?? ""
       // `skopeo copy ... oci:DIR:v1.0` names the entry by its tag alone; reading that as the
       // image `docker.io/library/v1.0:latest` is never what the user meant.
       if entry.annotation(AnnotationKey.containerdImageName) == nil,
