@@ -52,6 +52,18 @@ public struct ExportCache: Sendable {
     {
       throw .store("the cache \(directory) is a file, not a directory; \(remedy)")
     }
+    // The default (~/.cache/kk) lives under a directory a fresh account may not have yet.
+    let parent = parentDirectory(of: directory)
+    if !FileManager.default.fileExists(atPath: parent) {
+      do {
+        try FileManager.default.createDirectory(
+          atPath: parent, withIntermediateDirectories: true)
+      } catch {
+        throw .store(
+          "cannot create the cache's directory \(parent): \(error.localizedDescription); "
+            + remedy)
+      }
+    }
     let store: BlobStore
     do {
       store = try BlobStore.create(at: directory)
