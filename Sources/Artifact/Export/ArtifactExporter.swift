@@ -56,7 +56,7 @@ public struct ArtifactExporter: Sendable {
   /// A cached blob whose bytes no longer hash to its digest (a disk fault, or a power cut
   /// tearing a blob of the `.rebuildable` cache) is found while packing, before anything is
   /// written under `output`: it is removed from the cache, a warning names it, and the export
-  /// runs once more, fetching it again.
+  /// runs again, fetching it again (up to 4 passes, while each finds new bad blobs).
   public func export(
     to output: String, claimed: ExportOutput? = nil,
     events: @escaping @Sendable (ExportEvent) -> Void = { _ in }
@@ -68,21 +68,29 @@ public struct ArtifactExporter: Sendable {
       target = try ExportOutput(output, force: options.force)
     }
     defer { target.release() }
-    do {
-      return try await exportOnce(to: output, events: events)
-    } catch {
-      guard case .verification(_, _, _, let corrupt) = error, !corrupt.isEmpty else {
-        throw error
+    // A pass stops at the first bad blob of a kind, so two torn blobs of different kinds (a
+    // binary's compressed form and a layer) take two further passes: go on while each pass
+    // finds blobs not removed before; a blob bad again after a fresh fetch fails the export.
+    var removed: Set<Digest> = []
+    var pass = 0
+    while true {
+      pass += 1
+      do {
+        return try await exportOnce(to: output, events: events)
+      } catch {
+        guard case .verification(_, _, _, let corrupt) = error, !corrupt.isEmpty, pass < 4,
+          !corrupt.contains(where: removed.contains)
+        else { throw error }
+        for digest in corrupt {
+          cache.store.remove(digest)
+          removed.insert(digest)
+          events(
+            .warning(
+              "cached blob \(digest) did not match its digest; removed it from "
+                + "\(cache.store.root) and fetching it again"))
+        }
+        try target.reclaimIfGone()
       }
-      for digest in corrupt {
-        cache.store.remove(digest)
-        events(
-          .warning(
-            "cached blob \(digest) did not match its digest; removed it from \(cache.store.root) "
-              + "and fetching it again"))
-      }
-      try target.reclaimIfGone()
-      return try await exportOnce(to: output, events: events)
     }
   }
 
