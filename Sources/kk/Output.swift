@@ -43,8 +43,13 @@ enum Output {
     }.joined(separator: "\n")
   }
 
+  /// Each line of `message` as a `kk: error:` line: an error listing several problems
+  /// (every bad field of a manifest) gives one prefixed line per problem, so a script that
+  /// greps `kk: error:` sees them all.
   static func error(_ message: String) {
-    FileHandle.standardError.write(Data("kk: error: \(message)\n".utf8))
+    let lines = message.split(separator: "\n", omittingEmptySubsequences: true)
+    let text = (lines.isEmpty ? [Substring(message)] : lines).map { "kk: error: \($0)\n" }
+    FileHandle.standardError.write(Data(text.joined().utf8))
   }
 
   static func warning(_ message: String) {

@@ -73,3 +73,30 @@ import Testing
     #expect(lenient.stderr.contains("pasword"), "\(lenient.stderr)")
   }
 }
+
+/// An error listing several problems gives one `kk: error:` line per problem (the second
+/// and later lines came without the prefix, so `grep 'kk: error:'` missed them).
+@Suite struct ErrorLinesCLITests {
+  @Test func everyProblemOfAManifestIsItsOwnErrorLine() async throws {
+    let dir = try TemporaryDirectory(prefix: "kk-error-lines")
+    defer { dir.remove() }
+    let manifest = dir.path + "/m.yaml"
+    try """
+    apiVersion: kubekey.kubesphere.io/v1alpha2
+    kind: Manifest
+    metadata: {name: x}
+    spec:
+      arches: [amd64]
+      imgaes: [a]
+      images: [b/c:1, b/c:1]
+
+    """.write(toFile: manifest, atomically: true, encoding: .utf8)
+    let result = try await KKBinary.run([
+      "artifact", "export", "-m", manifest, "--strict", "--dry-run",
+    ])
+    #expect(result.exitCode == 1, "\(result)")
+    let lines = result.stderr.split(separator: "\n")
+    #expect(lines.count == 2, "\(result.stderr)")
+    #expect(lines.allSatisfy { $0.hasPrefix("kk: error: \(manifest):") }, "\(result.stderr)")
+  }
+}
