@@ -29,8 +29,8 @@ struct ImageCopyLeftoverTests {
     let destination = scratch.path + "/dest"
     let store = try BlobStore.create(at: destination)
     let dead = try Self.deadPid()
-    #expect(CopyLeftovers.processIsGone(dead))
-    #expect(!CopyLeftovers.processIsGone(getpid()))
+    #expect(processIsGone(dead))
+    #expect(!processIsGone(getpid()))
     let hex = String(repeating: "cd", count: 32)
     let deadFile = "\(hex).\(dead).7.partial"
     let liveFile = "\(hex).\(getpid()).7.partial"

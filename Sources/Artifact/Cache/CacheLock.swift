@@ -28,16 +28,7 @@ public final class CacheLock: Sendable {
   /// the exclusive one (a prune is short). Call after `ExportCache.open`, which writes the
   /// marker.
   public static func shared(_ directory: String) throws(ExportError) -> CacheLock {
-    let fd = try openMarker(directory, remedy: ExportCache.exportRemedy)
-    while flock(fd, LOCK_SH) != 0 {
-      let code = errno
-      if code == EINTR { continue }
-      close(fd)
-      throw .store(
-        "cannot lock the cache \(directory)/\(ExportCache.markerName): "
-          + "\(String(cString: strerror(code))) (errno \(code)); \(ExportCache.exportRemedy)")
-    }
-    return CacheLock(fd: fd)
+    try lock(directory, LOCK_SH, remedy: ExportCache.exportRemedy)
   }
 
   /// For `kk cache prune`: the exclusive lock on the marker of `directory`, or an error when
@@ -45,8 +36,16 @@ public final class CacheLock: Sendable {
   public static func exclusive(_ directory: String, remedy: String) throws(ExportError)
     -> CacheLock
   {
+    try lock(directory, LOCK_EX | LOCK_NB, remedy: remedy)
+  }
+
+  /// `flock(operation)` on the marker, retried on EINTR; a non-blocking exclusive lock an
+  /// export holds is the prune's refusal.
+  private static func lock(_ directory: String, _ operation: Int32, remedy: String)
+    throws(ExportError) -> CacheLock
+  {
     let fd = try openMarker(directory, remedy: remedy)
-    while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+    while flock(fd, operation) != 0 {
       let code = errno
       if code == EINTR { continue }
       close(fd)

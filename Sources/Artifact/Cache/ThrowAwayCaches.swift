@@ -62,11 +62,6 @@ extension ExportCache {
     return removal
   }
 
-  /// True when no process has this pid (`kill(pid, 0)` fails with ESRCH).
-  public static func processIsGone(_ pid: Int32) -> Bool {
-    kill(pid, 0) != 0 && errno == ESRCH
-  }
-
   /// The bytes of the regular files under `path`; links are not followed.
   private static func bytes(under path: String) -> Int64 {
     var total: Int64 = 0

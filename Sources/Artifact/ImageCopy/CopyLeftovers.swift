@@ -29,13 +29,6 @@ public enum CopyLeftovers {
     "\(parent)/\(stagingPrefix)\(getpid())-\(UUID().uuidString)"
   }
 
-  /// Whether process `pid` is gone: `kill(pid, 0)` fails with ESRCH. A process we may not
-  /// signal (EPERM) exists; a pid that cannot name one process is never "gone".
-  public static func processIsGone(_ pid: Int32) -> Bool {
-    guard pid > 0 else { return false }
-    return kill(pid, 0) != 0 && errno == ESRCH
-  }
-
   /// The staging directories in `parent` whose pid `matches`: only directories (not links)
   /// named exactly `kk-copy-<pid>-<UUID>` and owned by this user.
   public static func stagingDirectories(
